@@ -1,0 +1,89 @@
+"""The one place that sends events to browsers.
+
+Only services call :func:`publish_on_commit`. It registers a
+``transaction.on_commit`` callback, so a rolled-back write never reaches a
+socket, and sends one ``group_send`` per group with the frame already built:
+consumers only forward it. Group names come from the helpers below and never
+from client input (ARCHITECTURE §4).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+#: The consumer handler every event is delivered to (``realtime_event``).
+HANDLER_TYPE = "realtime.event"
+
+
+def group_account(account_id: int) -> str:
+    return f"acct.{account_id}"
+
+
+def group_conversation(conversation_id: int) -> str:
+    return f"conv.{conversation_id}"
+
+
+def group_contact(contact_id: int) -> str:
+    return f"contact.{contact_id}"
+
+
+def group_member(membership_id: int) -> str:
+    return f"member.{membership_id}"
+
+
+def build_frame(event: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": event,
+        "id": uuid.uuid4().hex,
+        "ts": timezone.now().isoformat().replace("+00:00", "Z"),
+        "data": data,
+    }
+
+
+def send_now(*, groups: list[str], event: str, data: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
+    """Send at once. Only for ephemeral signals that write nothing (typing)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    frame = build_frame(event, data)
+    message = {"type": HANDLER_TYPE, "frame": frame, "meta": meta or {}}
+    send = async_to_sync(layer.group_send)
+    for group in dict.fromkeys(groups):
+        try:
+            send(group, message)
+        except Exception:  # the write is committed; a dead layer must not undo it
+            logger.exception("realtime publish failed", extra={"group": group, "event": event})
+
+
+async def send_now_async(*, groups: list[str], event: str, data: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    frame = build_frame(event, data)
+    message = {"type": HANDLER_TYPE, "frame": frame, "meta": meta or {}}
+    for group in dict.fromkeys(groups):
+        try:
+            await layer.group_send(group, message)
+        except Exception:
+            logger.exception("realtime publish failed", extra={"group": group, "event": event})
+
+
+def publish_on_commit(
+    *, groups: list[str], event: str, data: dict[str, Any], meta: dict[str, Any] | None = None
+) -> None:
+    """Send ``event`` to ``groups`` once the current transaction commits.
+
+    ``meta`` travels beside the frame for consumers to filter on (for example
+    the conversation's assignee and campaign, so an agent socket forwards only
+    what its agent may see) and is never sent to a client.
+    """
+    transaction.on_commit(lambda: send_now(groups=groups, event=event, data=data, meta=meta))
