@@ -1,9 +1,10 @@
 """DRF glue: our domain errors become clear 4xx answers with a message."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 
 from core import exceptions as domain
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlparse
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 
 def _check_database() -> None:

@@ -16,14 +16,15 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.views import APIView
+
 from django.apps import apps
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
-from rest_framework import exceptions as drf_exceptions
-from rest_framework.views import APIView
 
 SESSION_KEY = "charla_account_id"
 API_HEADER = "HTTP_X_CHARLA_ACCOUNT"

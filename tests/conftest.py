@@ -5,6 +5,7 @@ isolation test is one line, members of each role, API and htmx clients, and
 from __future__ import annotations
 
 import pytest
+
 from django.test import Client
 
 from accounts.models import Membership

@@ -1,6 +1,7 @@
 """factory_boy factories. Every tenant-owned factory takes the account."""
 
 import factory
+
 from django.utils import timezone
 
 from accounts.models import Account, Invitation, Membership, Site, User

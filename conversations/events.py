@@ -1,0 +1,223 @@
+"""Wire shapes of conversations and messages (PROTOCOL.md), and their fan-out.
+
+Services call the ``publish_*`` helpers; they build each frame once, render
+the agents' HTML fragment once, and hand both to ``core.realtime`` on
+commit. Visitors get the same data without internal fields or HTML, and
+never a private note or an internal system line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.template.loader import render_to_string
+
+from core import realtime
+
+from .models import Attachment, Conversation, Message
+
+
+def _iso(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def member_data(membership) -> dict[str, Any] | None:
+    if membership is None:
+        return None
+    user = membership.user
+    return {
+        "id": membership.pk,
+        "name": user.display_name,
+        "avatar": user.avatar.url if user.avatar else None,
+    }
+
+
+def attachment_data(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "id": attachment.pk,
+        "name": attachment.name,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "url": attachment.file.url if attachment.file else None,
+        "thumbnail_url": attachment.thumbnail.url if attachment.thumbnail else None,
+    }
+
+
+def sender_data(message: Message) -> dict[str, Any]:
+    if message.sender_type == Message.Sender.AGENT and message.sender_membership_id:
+        member = member_data(message.sender_membership)
+        return {"type": "agent", **member} if member else {"type": "agent", "id": None, "name": "", "avatar": None}
+    if message.sender_type == Message.Sender.CONTACT:
+        contact = message.conversation.contact
+        return {"type": "contact", "id": contact.pk, "name": contact.display_name, "avatar": None}
+    return {"type": message.sender_type, "id": None, "name": "", "avatar": None}
+
+
+def message_data(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "client_id": message.client_id or None,
+        "sender": sender_data(message),
+        "kind": message.kind,
+        "content": message.content,
+        "payload": message.payload,
+        "attachments": [attachment_data(a) for a in message.attachments.all()],
+        "status": message.status,
+        "private": message.is_private,
+        "created_at": _iso(message.created_at),
+    }
+
+
+def is_visible_to_contact(message: Message) -> bool:
+    if message.kind == Message.Kind.NOTE:
+        return False
+    return not (message.kind == Message.Kind.SYSTEM and message.payload.get("internal"))
+
+
+def conversation_data(conversation: Conversation) -> dict[str, Any]:
+    """The agents' view of a conversation (also the REST API's)."""
+    contact = conversation.contact
+    campaign = conversation.campaign
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "channel": conversation.channel,
+        "site_id": conversation.site_id,
+        "assignee": member_data(conversation.assignee),
+        "campaign": {"id": campaign.pk, "name": campaign.name} if campaign else None,
+        "contact": {
+            "id": contact.pk,
+            "name": contact.display_name,
+            "email": contact.email,
+            "phone": contact.phone,
+            "online": contact.is_online,
+        },
+        "priority": conversation.priority,
+        "lead_quality": conversation.lead_quality,
+        "outcome": conversation.outcome,
+        "context": conversation.context,
+        "unread": conversation.unread_agent,
+        "unread_contact": conversation.unread_contact,
+        "message_count": conversation.message_count,
+        "last_message_preview": conversation.last_message_preview,
+        "created_at": _iso(conversation.created_at),
+        "queued_at": _iso(conversation.queued_at),
+        "assigned_at": _iso(conversation.assigned_at),
+        "first_response_at": _iso(conversation.first_agent_response_at),
+        "last_message_at": _iso(conversation.last_message_at),
+        "awaiting_reply_since": _iso(conversation.awaiting_reply_since),
+        "snoozed_until": _iso(conversation.snoozed_until),
+        "closed_at": _iso(conversation.closed_at),
+    }
+
+
+def conversation_data_for_contact(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "assignee": member_data(conversation.assignee),
+        "context": conversation.context,
+        "unread": conversation.unread_contact,
+        "last_message_at": _iso(conversation.last_message_at),
+        "created_at": _iso(conversation.created_at),
+        "closed_at": _iso(conversation.closed_at),
+    }
+
+
+def conversation_meta(conversation: Conversation) -> dict[str, Any]:
+    """What agent consumers filter on (never sent to a client)."""
+    return {
+        "conversation_id": conversation.pk,
+        "account_id": conversation.account_id,
+        "assignee_id": conversation.assignee_id,
+        "campaign_id": conversation.campaign_id,
+        "status": conversation.status,
+    }
+
+
+# --- HTML fragments for the inbox (rendered once per event) -----------------
+
+def render_message_html(message: Message) -> str:
+    return render_to_string("conversations/live/message.html", {"message": message})
+
+
+def render_conversation_row_html(conversation: Conversation) -> str:
+    return render_to_string("conversations/live/conversation_row.html", {"conversation": conversation})
+
+
+# --- Fan-out ------------------------------------------------------------------
+
+def _agent_groups(conversation: Conversation) -> list[str]:
+    groups = [realtime.group_conversation(conversation.pk)]
+    if conversation.assignee_id:
+        groups.append(realtime.group_member(conversation.assignee_id))
+    return groups
+
+
+def publish_message(message: Message, *, event: str = "message.created") -> None:
+    conversation = message.conversation
+    data = message_data(message)
+    meta = conversation_meta(conversation)
+    realtime.publish_on_commit(
+        groups=_agent_groups(conversation),
+        event=event,
+        data={"message": data, "html": render_message_html(message)},
+        meta={**meta, "audience": "agents"},
+    )
+    if is_visible_to_contact(message):
+        realtime.publish_on_commit(
+            groups=[realtime.group_contact(conversation.contact_id)],
+            event=event,
+            data={"message": data},
+            meta={**meta, "audience": "contact"},
+        )
+
+
+def publish_conversation(conversation: Conversation, *, event: str = "conversation.updated", extra_member_ids=()) -> None:
+    meta = conversation_meta(conversation)
+    groups = [realtime.group_account(conversation.account_id)]
+    groups += [realtime.group_member(mid) for mid in extra_member_ids if mid]
+    realtime.publish_on_commit(
+        groups=groups,
+        event=event,
+        data={
+            "conversation": conversation_data(conversation),
+            "html": render_conversation_row_html(conversation),
+        },
+        meta={**meta, "audience": "agents"},
+    )
+    realtime.publish_on_commit(
+        groups=[realtime.group_contact(conversation.contact_id)],
+        event=event,
+        data={"conversation": conversation_data_for_contact(conversation)},
+        meta={**meta, "audience": "contact"},
+    )
+
+
+def publish_read(conversation: Conversation, *, reader: str, up_to_id: int) -> None:
+    data = {"conversation_id": conversation.pk, "reader": reader, "up_to_id": up_to_id}
+    meta = conversation_meta(conversation)
+    groups = _agent_groups(conversation) + [realtime.group_contact(conversation.contact_id)]
+    realtime.publish_on_commit(groups=groups, event="message.read", data=data, meta=meta)
+
+
+def publish_presence_contact(contact, *, account_id: int) -> None:
+    realtime.publish_on_commit(
+        groups=[realtime.group_account(account_id)],
+        event="presence",
+        data={
+            "contact_id": contact.pk,
+            "online": contact.is_online,
+            "page_url": contact.current_page_url or None,
+            "page_title": contact.current_page_title or None,
+        },
+    )
+
+
+def publish_presence_member(membership) -> None:
+    realtime.publish_on_commit(
+        groups=[realtime.group_account(membership.account_id)],
+        event="presence",
+        data={"member_id": membership.pk, "availability": membership.availability, "name": membership.user.display_name},
+    )

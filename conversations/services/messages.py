@@ -1,0 +1,541 @@
+"""Messages: send (idempotent on client_id), read, delivery status, typing,
+attachments."""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Membership
+from core import realtime
+from core.exceptions import NotFound, PermissionDenied, ValidationError
+from core.metrics import messages_total
+
+from .. import events, signals
+from ..models import Attachment, Contact, Conversation, Message
+from ..selectors import conversation_get_for_member
+from .conversations import _lock, conversation_assign, conversation_start
+
+ALLOWED_KINDS = {
+    Message.Sender.CONTACT: {Message.Kind.TEXT, Message.Kind.IMAGE, Message.Kind.DOCUMENT, Message.Kind.LOCATION},
+    Message.Sender.AGENT: {
+        Message.Kind.TEXT, Message.Kind.IMAGE, Message.Kind.DOCUMENT, Message.Kind.CARD,
+        Message.Kind.QUICK_REPLIES, Message.Kind.LOCATION, Message.Kind.NOTE,
+    },
+    Message.Sender.BOT: {
+        Message.Kind.TEXT, Message.Kind.IMAGE, Message.Kind.DOCUMENT, Message.Kind.CARD,
+        Message.Kind.QUICK_REPLIES, Message.Kind.LOCATION,
+    },
+    Message.Sender.SYSTEM: {Message.Kind.SYSTEM},
+}
+STATUS_RANK = {
+    Message.Status.SENDING: 0,
+    Message.Status.SENT: 1,
+    Message.Status.DELIVERED: 2,
+    Message.Status.READ: 3,
+    Message.Status.FAILED: 4,
+}
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message: Message
+    created: bool
+
+
+# --- Validation -----------------------------------------------------------------
+
+def _clean_client_id(client_id: Any) -> str:
+    client_id = str(client_id or "").strip()
+    if len(client_id) > 64:
+        raise ValidationError(_("client_id is too long (64 characters at most)."), field="client_id")
+    return client_id
+
+
+def _clean_payload(kind: str, payload: Any) -> dict:
+    payload = payload or {}
+    if not isinstance(payload, dict):
+        raise ValidationError(_("payload must be an object."), field="payload")
+    if kind == Message.Kind.QUICK_REPLIES:
+        options = payload.get("options")
+        if not isinstance(options, list) or not 1 <= len(options) <= 10:
+            raise ValidationError(_("Quick replies need 1 to 10 options."), field="payload")
+        clean = []
+        for option in options:
+            if not isinstance(option, dict) or not str(option.get("label", "")).strip():
+                raise ValidationError(_("Each quick reply needs a label."), field="payload")
+            clean.append(
+                {
+                    "label": str(option["label"])[:80],
+                    "value": str(option.get("value") or option["label"])[:200],
+                    **({"icon": str(option["icon"])[:40]} if option.get("icon") else {}),
+                }
+            )
+        return {"options": clean}
+    if kind == Message.Kind.CARD:
+        from .conversations import clean_context
+
+        return clean_context(payload)
+    if kind == Message.Kind.LOCATION:
+        try:
+            lat, lng = float(payload["lat"]), float(payload["lng"])
+        except (KeyError, TypeError, ValueError):
+            raise ValidationError(_("A location needs numeric lat and lng."), field="payload") from None
+        if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+            raise ValidationError(_("Location out of range."), field="payload")
+        return {"lat": lat, "lng": lng, **({"name": str(payload["name"])[:200]} if payload.get("name") else {})}
+    # Text answers to quick replies carry the chosen value.
+    if "reply_to" in payload or "value" in payload:
+        return {k: str(payload[k])[:200] for k in ("reply_to", "value") if k in payload}
+    return {}
+
+
+def _clean_content(content: Any) -> str:
+    if content is None:
+        return ""
+    if not isinstance(content, str):
+        raise ValidationError(_("content must be text."), field="content")
+    content = content.strip()
+    if len(content) > settings.CHARLA["MESSAGE_MAX_CHARS"]:
+        raise ValidationError(
+            _("Message is too long (%(max)s characters at most).") % {"max": settings.CHARLA["MESSAGE_MAX_CHARS"]},
+            field="content",
+            code="too_long",
+        )
+    return content
+
+
+def _claim_attachments(*, account_id: int, attachment_ids: Iterable[Any], contact: Contact | None, membership: Membership | None) -> list[Attachment]:
+    try:
+        ids = [int(a) for a in attachment_ids or []]
+    except (TypeError, ValueError):
+        raise ValidationError(_("attachments must be ids."), field="attachments") from None
+    if not ids:
+        return []
+    if len(ids) > 10:
+        raise ValidationError(_("Ten attachments per message at most."), field="attachments")
+    owner = Q(uploaded_by_contact=contact) if contact is not None else Q(uploaded_by_membership=membership)
+    found = list(
+        Attachment.objects.select_for_update().filter(owner, account_id=account_id, pk__in=ids, message__isnull=True)
+    )
+    if len(found) != len(set(ids)):
+        raise ValidationError(_("Unknown or already used attachment."), field="attachments")
+    return found
+
+
+# --- Send -----------------------------------------------------------------------------
+
+def _existing(conversation_id: int, client_id: str) -> Message | None:
+    if not client_id:
+        return None
+    return (
+        Message.objects.select_related("conversation__contact", "sender_membership__user")
+        .prefetch_related("attachments")
+        .filter(conversation_id=conversation_id, client_id=client_id)
+        .first()
+    )
+
+
+def _apply_counters(conversation: Conversation, message: Message, now, *, preview: str) -> list[str]:
+    fields = ["message_count", "last_message_at", "updated_at"]
+    conversation.message_count += 1
+    conversation.last_message_at = now
+    if message.kind != Message.Kind.NOTE:
+        conversation.last_message_preview = (preview or f"[{message.kind}]")[:200]
+        fields.append("last_message_preview")
+    if message.sender_type == Message.Sender.CONTACT:
+        conversation.first_contact_message_at = conversation.first_contact_message_at or now
+        conversation.last_contact_message_at = now
+        conversation.unread_agent += 1
+        conversation.awaiting_reply_since = conversation.awaiting_reply_since or now
+        fields += ["first_contact_message_at", "last_contact_message_at", "unread_agent", "awaiting_reply_since"]
+        if conversation.status == Conversation.Status.SNOOZED:
+            conversation.status = Conversation.Status.ASSIGNED if conversation.assignee_id else Conversation.Status.QUEUED
+            conversation.snoozed_until = None
+            fields += ["status", "snoozed_until"]
+    elif message.sender_type == Message.Sender.AGENT and message.kind != Message.Kind.NOTE:
+        conversation.first_agent_response_at = conversation.first_agent_response_at or now
+        conversation.last_agent_message_at = now
+        conversation.unread_contact += 1
+        conversation.awaiting_reply_since = None
+        conversation.sla_warned_at = None
+        conversation.sla_breached_at = None
+        fields += [
+            "first_agent_response_at", "last_agent_message_at", "unread_contact",
+            "awaiting_reply_since", "sla_warned_at", "sla_breached_at",
+        ]
+    elif message.sender_type == Message.Sender.BOT:
+        conversation.unread_contact += 1
+        fields.append("unread_contact")
+    return fields
+
+
+@transaction.atomic
+def message_send(
+    *,
+    conversation: Conversation,
+    sender_type: str,
+    membership: Membership | None = None,
+    content: Any = "",
+    kind: str = Message.Kind.TEXT,
+    payload: Any = None,
+    client_id: Any = "",
+    attachment_ids: Iterable[Any] = (),
+    private: bool = False,
+    external_id: str = "",
+    status: str = Message.Status.SENT,
+) -> SendResult:
+    """Store one message and publish it after commit.
+
+    Idempotent on ``client_id``: a repeat returns the stored message and
+    ``created=False``, never a second row. The conversation row is locked
+    for the insert, so ids grow in commit order within a conversation and
+    ``resume`` after an id can never skip a late commit.
+    """
+    client_id = _clean_client_id(client_id)
+    if private:
+        kind = Message.Kind.NOTE
+    if sender_type not in ALLOWED_KINDS:
+        raise ValidationError(_("Unknown sender."), field="sender")
+    if kind not in Message.Kind.values:
+        raise ValidationError(_("Unknown message kind."), field="kind")
+    if kind not in ALLOWED_KINDS[sender_type]:
+        raise PermissionDenied(_("This sender cannot send %(kind)s messages.") % {"kind": kind}, code="forbidden")
+    content = _clean_content(content)
+    payload = _clean_payload(kind, payload)
+
+    conversation = _lock(conversation)
+    existing = _existing(conversation.pk, client_id)
+    if existing is not None:
+        return SendResult(existing, False)
+    if conversation.status == Conversation.Status.CLOSED and sender_type != Message.Sender.SYSTEM:
+        raise ValidationError(_("This conversation is closed."), code="closed")
+
+    contact = conversation.contact if sender_type == Message.Sender.CONTACT else None
+    attachments = _claim_attachments(
+        account_id=conversation.account_id, attachment_ids=attachment_ids, contact=contact, membership=membership
+    )
+    if attachments and kind == Message.Kind.TEXT:
+        kind = Message.Kind.IMAGE if all(a.is_image for a in attachments) else Message.Kind.DOCUMENT
+    if not content and not attachments and kind in (Message.Kind.TEXT, Message.Kind.NOTE):
+        raise ValidationError(_("A message cannot be empty."), field="content", code="empty")
+
+    now = timezone.now()
+    message = Message(
+        account_id=conversation.account_id,
+        conversation=conversation,
+        sender_type=sender_type,
+        sender_membership=membership if sender_type == Message.Sender.AGENT else None,
+        kind=kind,
+        content=content,
+        payload=payload,
+        client_id=client_id,
+        external_id=external_id,
+        status=status,
+        sent_at=now if status == Message.Status.SENT else None,
+    )
+    try:
+        with transaction.atomic():
+            message.save()
+    except IntegrityError:  # a concurrent twin won the unique index
+        existing = _existing(conversation.pk, client_id)
+        if existing is None:
+            raise
+        return SendResult(existing, False)
+    if attachments:
+        Attachment.objects.filter(pk__in=[a.pk for a in attachments]).update(message=message)
+    preview = content or ", ".join(a.name for a in attachments)
+    fields = _apply_counters(conversation, message, now, preview=preview)
+    conversation.save(update_fields=sorted(set(fields)))
+
+    message.conversation = conversation
+    events.publish_message(message)
+    if kind != Message.Kind.NOTE:
+        events.publish_conversation(conversation)
+    _after_commit(message, conversation)
+    return SendResult(message, True)
+
+
+def _after_commit(message: Message, conversation: Conversation) -> None:
+    sender, message_id, conversation_id, account_id = (
+        message.sender_type, message.pk, conversation.pk, conversation.account_id,
+    )
+    needs_email = message.kind != Message.Kind.NOTE and message.sender_type in (Message.Sender.CONTACT, Message.Sender.AGENT)
+
+    def run() -> None:
+        messages_total.labels(sender=sender).inc()
+        if sender == Message.Sender.CONTACT:
+            signals.message_received.send(
+                sender=Message, message_id=message_id, conversation_id=conversation_id, account_id=account_id
+            )
+        if needs_email:
+            from ..tasks import message_notify_offline_task
+
+            message_notify_offline_task.delay(message_id)
+
+    transaction.on_commit(run)
+
+
+def contact_message_send(
+    *,
+    contact: Contact,
+    conversation_id: int | None = None,
+    client_id: Any = "",
+    content: Any = "",
+    kind: str = Message.Kind.TEXT,
+    payload: Any = None,
+    attachment_ids: Iterable[Any] = (),
+    context: dict | None = None,
+) -> SendResult:
+    """A visitor's message. Without ``conversation_id`` it continues the
+    visitor's open conversation or starts one; a repeat of the same
+    ``client_id`` never starts a second."""
+    client_id = _clean_client_id(client_id)
+    with transaction.atomic():
+        if conversation_id is None:
+            Contact.objects.select_for_update().filter(pk=contact.pk).first()
+            if client_id:
+                twin = (
+                    Message.objects.filter(
+                        account_id=contact.account_id, conversation__contact=contact, client_id=client_id
+                    ).select_related("conversation").first()
+                )
+                if twin is not None:
+                    return SendResult(_existing(twin.conversation_id, client_id), False)
+            conversation = (
+                Conversation.objects.filter(account_id=contact.account_id, contact=contact)
+                .exclude(status=Conversation.Status.CLOSED)
+                .order_by("-created_at")
+                .first()
+            )
+            if conversation is None:
+                conversation = conversation_start(contact=contact, context=context)
+        else:
+            try:
+                conversation = Conversation.objects.get(
+                    account_id=contact.account_id, contact=contact, pk=int(conversation_id)
+                )
+            except (Conversation.DoesNotExist, TypeError, ValueError):
+                raise NotFound(_("No such conversation.")) from None
+            if conversation.status == Conversation.Status.CLOSED and not _existing(conversation.pk, client_id):
+                # Writing into a closed chat starts a new one, as Intercom does.
+                conversation = conversation_start(contact=contact, context=conversation.context or None)
+        return message_send(
+            conversation=conversation,
+            sender_type=Message.Sender.CONTACT,
+            content=content,
+            kind=kind,
+            payload=payload,
+            client_id=client_id,
+            attachment_ids=attachment_ids,
+        )
+
+
+def agent_message_send(
+    *,
+    membership: Membership,
+    conversation_id: Any,
+    client_id: Any = "",
+    content: Any = "",
+    kind: str = Message.Kind.TEXT,
+    payload: Any = None,
+    attachment_ids: Iterable[Any] = (),
+    private: bool = False,
+) -> SendResult:
+    """An agent's reply or private note. Replying to a waiting conversation
+    takes it (Chatwoot's behaviour)."""
+    try:
+        conversation_id = int(conversation_id)
+    except (TypeError, ValueError):
+        raise NotFound(_("No such conversation.")) from None
+    with transaction.atomic():
+        conversation = conversation_get_for_member(membership=membership, conversation_id=conversation_id)
+        result = message_send(
+            conversation=conversation,
+            sender_type=Message.Sender.AGENT,
+            membership=membership,
+            content=content,
+            kind=kind,
+            payload=payload,
+            client_id=client_id,
+            attachment_ids=attachment_ids,
+            private=private,
+        )
+        if result.created and not private and result.message.conversation.assignee_id is None:
+            conversation_assign(
+                conversation=result.message.conversation, assignee=membership, by=membership,
+                reason=_("took the conversation by replying"),
+            )
+        return result
+
+
+# --- Read, delivery, status --------------------------------------------------------
+
+@transaction.atomic
+def message_mark_read(*, conversation: Conversation, reader: str, up_to_id: Any) -> int:
+    """Everything the other side sent up to ``up_to_id`` is read. Returns
+    how many messages changed."""
+    try:
+        up_to_id = int(up_to_id)
+    except (TypeError, ValueError):
+        raise ValidationError(_("message_id must be a number."), field="message_id") from None
+    if reader == "agent":
+        senders = [Message.Sender.CONTACT]
+        counter = "unread_agent"
+    elif reader == "contact":
+        senders = [Message.Sender.AGENT, Message.Sender.BOT]
+        counter = "unread_contact"
+    else:
+        raise ValidationError(_("Unknown reader."), field="reader")
+    now = timezone.now()
+    changed = Message.objects.filter(
+        account_id=conversation.account_id,
+        conversation_id=conversation.pk,
+        sender_type__in=senders,
+        id__lte=up_to_id,
+    ).exclude(status__in=[Message.Status.READ, Message.Status.FAILED]).exclude(kind=Message.Kind.NOTE).update(
+        status=Message.Status.READ, read_at=now
+    )
+    remaining = Message.objects.filter(
+        account_id=conversation.account_id, conversation_id=conversation.pk, sender_type__in=senders, id__gt=up_to_id
+    ).exclude(kind=Message.Kind.NOTE).count()
+    if changed or getattr(conversation, counter) != remaining:
+        Conversation.objects.filter(pk=conversation.pk).update(**{counter: remaining})
+        setattr(conversation, counter, remaining)
+        events.publish_read(conversation, reader=reader, up_to_id=up_to_id)
+        if reader == "agent":
+            events.publish_conversation(conversation)
+    return changed
+
+
+def message_mark_delivered(*, account_id: int, message_id: int) -> bool:
+    """The message reached the other side's socket (sent → delivered)."""
+    updated = Message.objects.filter(account_id=account_id, pk=message_id, status=Message.Status.SENT).update(
+        status=Message.Status.DELIVERED, delivered_at=timezone.now()
+    )
+    if updated:
+        message = (
+            Message.objects.select_related("conversation__contact", "conversation__assignee", "sender_membership__user")
+            .prefetch_related("attachments")
+            .get(pk=message_id)
+        )
+        events.publish_message(message, event="message.updated")
+    return bool(updated)
+
+
+@transaction.atomic
+def message_status_update(*, account_id: int, status: str, message_id: int | None = None, external_id: str = "", error: str = "") -> Message | None:
+    """A channel reported a delivery status (e.g. Twilio's callback). Never
+    moves a status backwards; ``failed`` is final."""
+    if status not in STATUS_RANK:
+        raise ValidationError(_("Unknown status."), field="status")
+    qs = Message.objects.select_for_update().filter(account_id=account_id)
+    qs = qs.filter(pk=message_id) if message_id else qs.filter(external_id=external_id)
+    message = qs.select_related("conversation__contact", "sender_membership__user").first() if (message_id or external_id) else None
+    if message is None:
+        return None
+    if message.status == Message.Status.FAILED or STATUS_RANK[status] <= STATUS_RANK[message.status]:
+        return message
+    now = timezone.now()
+    message.status = status
+    stamp = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "failed": "failed_at"}.get(status)
+    fields = ["status", "updated_at"]
+    if stamp:
+        setattr(message, stamp, now)
+        fields.append(stamp)
+    if error:
+        message.error = error[:300]
+        fields.append("error")
+    message.save(update_fields=fields)
+    events.publish_message(message, event="message.updated")
+    return message
+
+
+def typing_set(*, conversation: Conversation, who_type: str, who_id: int, who_name: str, state: str) -> None:
+    """Typing is ephemeral: nothing is written, the signal goes out at once."""
+    if state not in ("start", "stop"):
+        raise ValidationError(_("state must be start or stop."), field="state")
+    data = {"conversation_id": conversation.pk, "who": {"type": who_type, "id": who_id, "name": who_name}, "state": state}
+    meta = events.conversation_meta(conversation)
+    groups = [realtime.group_conversation(conversation.pk)]
+    if conversation.assignee_id:
+        groups.append(realtime.group_member(conversation.assignee_id))
+    if who_type == "agent":
+        groups.append(realtime.group_contact(conversation.contact_id))
+    realtime.send_now(groups=groups, event="typing", data=data, meta=meta)
+
+
+# --- Attachments -------------------------------------------------------------------
+
+def _sniff_type(data: bytes, name: str, declared: str) -> str:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    guessed = declared or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if guessed == "text/plain":
+        try:
+            data[:4096].decode("utf-8")
+            return "text/plain"
+        except UnicodeDecodeError:
+            pass
+    return "application/octet-stream"
+
+
+def attachment_upload(
+    *, account_id: int, upload, contact: Contact | None = None, membership: Membership | None = None
+) -> Attachment:
+    """Store an upload for a later ``message_send``. Checks size and the real
+    file type (magic bytes), not the name the browser sent."""
+    limit = settings.CHARLA["ATTACHMENT_MAX_BYTES"]
+    size = getattr(upload, "size", None) or 0
+    if size > limit:
+        raise ValidationError(_("The file is too large (10 MB at most)."), field="file", code="too_large")
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise ValidationError(_("The file is too large (10 MB at most)."), field="file", code="too_large")
+    if not data:
+        raise ValidationError(_("The file is empty."), field="file")
+    name = (getattr(upload, "name", "") or "file").rsplit("/", 1)[-1][:200]
+    content_type = _sniff_type(data, name, getattr(upload, "content_type", "") or "")
+    if content_type not in settings.CHARLA["ATTACHMENT_TYPES"]:
+        raise ValidationError(_("This file type is not allowed. Send images (PNG, JPEG, GIF, WebP), PDF or text."), field="file", code="bad_type")
+    attachment = Attachment(
+        account_id=account_id,
+        name=name,
+        content_type=content_type,
+        size=len(data),
+        uploaded_by_contact=contact,
+        uploaded_by_membership=membership,
+    )
+    attachment.file.save(name, ContentFile(data), save=False)
+    if content_type.startswith("image/"):
+        try:
+            from PIL import Image
+
+            with Image.open(io.BytesIO(data)) as image:
+                image.thumbnail((320, 320))
+                out = io.BytesIO()
+                image.convert("RGB").save(out, format="JPEG", quality=80)
+            attachment.thumbnail.save(f"thumb-{name.rsplit('.', 1)[0]}.jpg", ContentFile(out.getvalue()), save=False)
+        except Exception as exc:  # noqa: BLE001 - a broken image is refused, not stored
+            attachment.file.delete(save=False)
+            raise ValidationError(_("This image could not be read."), field="file", code="bad_image") from exc
+    attachment.save()
+    return attachment

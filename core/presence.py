@@ -1,0 +1,73 @@
+"""Who has a live socket, kept in Redis.
+
+One sorted set per subject (``contact`` or ``member``): members are channel
+names, scores the last time that socket was seen. A socket that stops
+refreshing (its process died) drops out after ``STALE_SECONDS``, so a crash
+never leaves anyone "online" for ever. Consumers add on connect, refresh on
+ping and remove on disconnect.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+import redis
+
+from django.conf import settings
+
+STALE_SECONDS = 90
+
+
+@lru_cache(maxsize=1)
+def _client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+
+
+def _key(kind: str, subject_id: int) -> str:
+    return f"{settings.CACHES['default'].get('KEY_PREFIX', 'charla')}:presence:{kind}:{subject_id}"
+
+
+def connect(kind: str, subject_id: int, channel_name: str) -> int:
+    """Record a socket; return how many live sockets the subject has now."""
+    now = time.time()
+    key = _key(kind, subject_id)
+    pipe = _client().pipeline()
+    pipe.zadd(key, {channel_name: now})
+    pipe.zremrangebyscore(key, "-inf", now - STALE_SECONDS)
+    pipe.zcard(key)
+    pipe.expire(key, STALE_SECONDS * 4)
+    return int(pipe.execute()[2])
+
+
+def refresh(kind: str, subject_id: int, channel_name: str) -> None:
+    key = _key(kind, subject_id)
+    pipe = _client().pipeline()
+    pipe.zadd(key, {channel_name: time.time()})
+    pipe.expire(key, STALE_SECONDS * 4)
+    pipe.execute()
+
+
+def disconnect(kind: str, subject_id: int, channel_name: str) -> int:
+    """Forget a socket; return how many live sockets remain."""
+    key = _key(kind, subject_id)
+    pipe = _client().pipeline()
+    pipe.zrem(key, channel_name)
+    pipe.zremrangebyscore(key, "-inf", time.time() - STALE_SECONDS)
+    pipe.zcard(key)
+    return int(pipe.execute()[2])
+
+
+def live_count(kind: str, subject_id: int) -> int:
+    return int(_client().zcount(_key(kind, subject_id), time.time() - STALE_SECONDS, "+inf"))
+
+
+def live_subjects(kind: str, subject_ids: list[int]) -> set[int]:
+    """The subset of ``subject_ids`` with at least one live socket (one round trip)."""
+    if not subject_ids:
+        return set()
+    floor = time.time() - STALE_SECONDS
+    pipe = _client().pipeline()
+    for subject_id in subject_ids:
+        pipe.zcount(_key(kind, subject_id), floor, "+inf")
+    return {sid for sid, n in zip(subject_ids, pipe.execute(), strict=True) if n}
