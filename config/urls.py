@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.views import home
 from core import health
 
 urlpatterns = [
@@ -11,6 +12,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
+    path("", home, name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
     # REST API for agents and API clients (JWT or session).
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),

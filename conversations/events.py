@@ -107,15 +107,26 @@ def conversation_data(conversation: Conversation) -> dict[str, Any]:
         "first_response_at": _iso(conversation.first_agent_response_at),
         "last_message_at": _iso(conversation.last_message_at),
         "awaiting_reply_since": _iso(conversation.awaiting_reply_since),
+        "sla_due_at": _iso(_sla_due_at(conversation)),
         "snoozed_until": _iso(conversation.snoozed_until),
         "closed_at": _iso(conversation.closed_at),
     }
 
 
-def conversation_data_for_contact(conversation: Conversation) -> dict[str, Any]:
+def _sla_due_at(conversation: Conversation):
+    """When the waiting customer's SLA breaches (None when nobody waits)."""
+    if conversation.awaiting_reply_since is None:
+        return None
+    from .services.sla import due_at
+
+    return due_at(conversation)
+
+
+def conversation_data_for_contact(conversation: Conversation, *, queue_position: int | None = None) -> dict[str, Any]:
     return {
         "id": conversation.pk,
         "status": conversation.status,
+        "queue_position": queue_position,
         "assignee": member_data(conversation.assignee),
         "context": conversation.context,
         "unread": conversation.unread_contact,
@@ -176,8 +187,9 @@ def publish_message(message: Message, *, event: str = "message.created") -> None
 
 def publish_conversation(conversation: Conversation, *, event: str = "conversation.updated", extra_member_ids=()) -> None:
     meta = conversation_meta(conversation)
+    member_ids = [mid for mid in dict.fromkeys(extra_member_ids) if mid]
     groups = [realtime.group_account(conversation.account_id)]
-    groups += [realtime.group_member(mid) for mid in extra_member_ids if mid]
+    groups += [realtime.group_member(mid) for mid in member_ids]
     realtime.publish_on_commit(
         groups=groups,
         event=event,
@@ -185,7 +197,9 @@ def publish_conversation(conversation: Conversation, *, event: str = "conversati
             "conversation": conversation_data(conversation),
             "html": render_conversation_row_html(conversation),
         },
-        meta={**meta, "audience": "agents"},
+        # member_ids: members addressed on purpose (e.g. the previous
+        # assignee), who get the update even when they can no longer see it.
+        meta={**meta, "audience": "agents", "member_ids": member_ids},
     )
     realtime.publish_on_commit(
         groups=[realtime.group_contact(conversation.contact_id)],
@@ -200,6 +214,16 @@ def publish_read(conversation: Conversation, *, reader: str, up_to_id: int) -> N
     meta = conversation_meta(conversation)
     groups = _agent_groups(conversation) + [realtime.group_contact(conversation.contact_id)]
     realtime.publish_on_commit(groups=groups, event="message.read", data=data, meta=meta)
+
+
+def publish_session_revoked(contact) -> None:
+    """The visitor's tokens were revoked: their sockets close (code 4401)."""
+    realtime.publish_on_commit(
+        groups=[realtime.group_contact(contact.pk)],
+        event="session.revoked",
+        data={"contact_id": contact.pk},
+        meta={"account_id": contact.account_id, "audience": "contact"},
+    )
 
 
 def publish_presence_contact(contact, *, account_id: int) -> None:

@@ -178,6 +178,21 @@ def message_list(
     return list(reversed(qs.order_by("-id")[:limit]))
 
 
+def message_read_up_to(*, conversation: Conversation, sender_types: Iterable[str]) -> int | None:
+    """Id of the newest message from ``sender_types`` the other side has read
+    (read ticks for clients that poll instead of holding a socket)."""
+    from django.db.models import Max
+
+    return (
+        Message.objects.filter(
+            account_id=conversation.account_id,
+            conversation_id=conversation.pk,
+            sender_type__in=list(sender_types),
+            status=Message.Status.READ,
+        ).aggregate(up_to=Max("id"))["up_to"]
+    )
+
+
 def unread_count(*, membership: Membership) -> dict[str, int]:
     """Open conversations of this member with unread messages, and the queue size."""
     viewer = viewer_for(membership)

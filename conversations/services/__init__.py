@@ -4,16 +4,20 @@ Views, API views, consumers and Celery tasks call these functions; each runs
 in one transaction and publishes its events after commit.
 """
 
+from .canned import canned_response_create, canned_response_delete, canned_response_update
 from .closing import conversation_close
 from .contacts import (
     contact_connection_closed,
     contact_connection_opened,
+    contact_context_set,
+    contact_find_or_create,
     contact_identify,
     contact_page_view,
     contact_presence_settle,
     visitor_session_start,
     visitor_token_make,
     visitor_token_read,
+    visitor_token_revoke,
 )
 from .conversations import (
     conversation_assign,
@@ -63,4 +67,10 @@ __all__ = [
     "visitor_session_start",
     "visitor_token_make",
     "visitor_token_read",
+    "visitor_token_revoke",
+    "contact_context_set",
+    "contact_find_or_create",
+    "canned_response_create",
+    "canned_response_delete",
+    "canned_response_update",
 ]

@@ -8,7 +8,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,6 +22,7 @@ from .. import events
 from ..models import Contact, Conversation, PageView
 
 TOKEN_SALT = "charla.visitor"
+PENDING_CONTEXT_TTL = 60 * 60 * 24
 
 
 def visitor_token_make(contact: Contact) -> str:
@@ -37,6 +40,16 @@ def visitor_token_read(token: str, *, max_age: int | None = None) -> Contact:
         raise PermissionDenied(_("Your chat session is not valid. Please reload the page."), code="bad_token") from None
     if contact.token_version != data.get("v"):
         raise PermissionDenied(_("Your chat session was ended. Please reload the page."), code="revoked_token")
+    return contact
+
+
+@transaction.atomic
+def visitor_token_revoke(*, contact: Contact) -> Contact:
+    """Forget the visitor on this browser (widget ``shutdown``): every token
+    issued so far stops working and the visitor's open sockets are closed."""
+    Contact.objects.filter(pk=contact.pk).update(token_version=F("token_version") + 1, updated_at=timezone.now())
+    contact.refresh_from_db(fields=["token_version"])
+    events.publish_session_revoked(contact)
     return contact
 
 
@@ -80,6 +93,42 @@ def _merge_into(source: Contact, target: Contact) -> None:
     Conversation.objects.filter(account_id=source.account_id, contact=source).update(contact=target)
     source.token_version += 1
     source.save(update_fields=["token_version", "updated_at"])
+    events.publish_session_revoked(source)
+
+
+def _pending_context_key(contact_id: int) -> str:
+    return f"widget-context:{contact_id}"
+
+
+def contact_pending_context(contact: Contact) -> dict[str, Any] | None:
+    """The card set with :func:`contact_context_set` while no conversation
+    was open; used once, by the next conversation the visitor starts."""
+    key = _pending_context_key(contact.pk)
+    card = cache.get(key)
+    if card:
+        transaction.on_commit(lambda: cache.delete(key))
+    return card or None
+
+
+@transaction.atomic
+def contact_context_set(*, contact: Contact, context: Any) -> Conversation | None:
+    """Show a product card (widget ``context``) on the visitor's open
+    conversation; with none open, keep it for the next one they start."""
+    from .conversations import clean_context, conversation_update_fields
+
+    card = clean_context(context)
+    if not card:
+        raise ValidationError(_("A context card needs a title."), field="context")
+    conversation = (
+        Conversation.objects.filter(account_id=contact.account_id, contact=contact)
+        .exclude(status=Conversation.Status.CLOSED)
+        .order_by("-created_at")
+        .first()
+    )
+    if conversation is None:
+        cache.set(_pending_context_key(contact.pk), card, timeout=PENDING_CONTEXT_TTL)
+        return None
+    return conversation_update_fields(conversation=conversation, context=card)
 
 
 @transaction.atomic
@@ -175,6 +224,30 @@ def contact_identify(
     _apply_profile(contact, fields=profile)
     contact.save()
     return contact
+
+
+@transaction.atomic
+def contact_find_or_create(*, account_id: int, email: str = "", phone: str = "", name: str = "") -> tuple[Contact, bool]:
+    """The account's contact with this email (else phone), or a new one.
+    Returns ``(contact, created)``. For API clients starting a conversation."""
+    from django.core.exceptions import ValidationError as DjangoValidationError
+    from django.core.validators import validate_email
+
+    email = (email or "").strip().lower()
+    phone = (phone or "").strip()[:32]
+    if not email and not phone:
+        raise ValidationError(_("Give the contact's id, email or phone."), field="contact")
+    if email:
+        try:
+            validate_email(email)
+        except DjangoValidationError:
+            raise ValidationError(_("Enter a valid email address."), field="email") from None
+    qs = Contact.objects.filter(account_id=account_id)
+    contact = (qs.filter(email__iexact=email) if email else qs.filter(phone=phone)).order_by("-last_seen_at", "-id").first()
+    if contact is not None:
+        return contact, False
+    contact = Contact.objects.create(account_id=account_id, email=email, phone=phone, name=(name or "").strip()[:160])
+    return contact, True
 
 
 @transaction.atomic

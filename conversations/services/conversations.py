@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Membership, Site
 from core.exceptions import PermissionDenied, ValidationError
 
-from .. import events, signals
+from .. import events, facts, signals
 from ..models import AssignmentLog, Contact, Conversation, Message
 from . import routing
 
@@ -135,6 +135,11 @@ def conversation_assign(
         assigned_by=by,
         reason=reason or (_("assigned by %(name)s") % {"name": by.user.display_name} if by else _("assigned by the system")),
     )
+    facts.record(
+        facts.ASSIGNED, conversation=conversation, membership_id=assignee.pk, at=now,
+        value=(now - conversation.queued_at).total_seconds() if conversation.queued_at and not previous_id else None,
+        previous_assignee_id=previous_id, by_id=by.pk if by else None,
+    )
     with translation.override(conversation.account.locale):
         system_line(
             conversation,
@@ -177,6 +182,7 @@ def conversation_unassign(*, conversation: Conversation, by: Membership | None =
         assigned_by=by,
         reason=reason or _("returned to the queue"),
     )
+    facts.record(facts.UNASSIGNED, conversation=conversation, membership_id=previous_id, by_id=by.pk if by else None)
     system_line(conversation, _("Returned to the queue"), internal=True, event="unassigned")
     events.publish_conversation(conversation, extra_member_ids=[previous_id])
     account_id = conversation.account_id

@@ -24,6 +24,7 @@ from core.metrics import messages_total
 from .. import events, signals
 from ..models import Attachment, Contact, Conversation, Message
 from ..selectors import conversation_get_for_member
+from .contacts import contact_pending_context
 from .conversations import _lock, conversation_assign, conversation_start
 
 ALLOWED_KINDS = {
@@ -319,7 +320,7 @@ def contact_message_send(
                 .first()
             )
             if conversation is None:
-                conversation = conversation_start(contact=contact, context=context)
+                conversation = conversation_start(contact=contact, context=context or contact_pending_context(contact))
         else:
             try:
                 conversation = Conversation.objects.get(
@@ -461,8 +462,11 @@ def message_status_update(*, account_id: int, status: str, message_id: int | Non
     return message
 
 
-def typing_set(*, conversation: Conversation, who_type: str, who_id: int, who_name: str, state: str) -> None:
-    """Typing is ephemeral: nothing is written, the signal goes out at once."""
+def typing_set(
+    *, conversation: Conversation, who_type: str, who_id: int, who_name: str, state: str, private: bool = False
+) -> None:
+    """Typing is ephemeral: nothing is written, the signal goes out at once.
+    An agent typing a private note (``private``) is shown to agents only."""
     if state not in ("start", "stop"):
         raise ValidationError(_("state must be start or stop."), field="state")
     data = {"conversation_id": conversation.pk, "who": {"type": who_type, "id": who_id, "name": who_name}, "state": state}
@@ -470,7 +474,7 @@ def typing_set(*, conversation: Conversation, who_type: str, who_id: int, who_na
     groups = [realtime.group_conversation(conversation.pk)]
     if conversation.assignee_id:
         groups.append(realtime.group_member(conversation.assignee_id))
-    if who_type == "agent":
+    if who_type == "agent" and not private:
         groups.append(realtime.group_contact(conversation.contact_id))
     realtime.send_now(groups=groups, event="typing", data=data, meta=meta)
 

@@ -22,11 +22,9 @@ Optional keys: ``kwargs`` (a JSON-able dict passed to the task), ``queue``,
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.utils import timezone
 
 PREFIX = "charla."
 
@@ -84,7 +82,7 @@ class Command(BaseCommand):
         if removed:
             stale.delete()
         if created or updated or removed:
-            PeriodicTasks.update_changed(last_update=timezone.now() + timedelta(seconds=0))
+            PeriodicTasks.update_changed()
         self.stdout.write(
             f"Periodic tasks: {len(registry)} registered ({created} created, {updated} updated, {removed} removed)."
         )

@@ -1,0 +1,238 @@
+"""Bench data in its own database (``charla_bench``): created in bulk through
+the ORM, reused between runs, and the correctness checks on what a run
+stored. Synchronous Django code; call before/after the event loop."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from . import env as benv
+
+_READY = False
+
+
+def ensure_database() -> None:
+    """Create ``charla_bench`` when missing and apply migrations."""
+    import psycopg
+
+    with psycopg.connect(f"{benv.PG_URL}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [benv.BENCH_DB]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{benv.BENCH_DB}"')
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=benv.ROOT, env=benv.base_env(), check=True, timeout=300,
+    )
+
+
+def django_setup() -> None:
+    global _READY
+    if _READY:
+        return
+    for key, value in benv.base_env(DB_POOL="false", CONN_MAX_AGE="0").items():
+        if key.startswith(("DATABASE_URL", "DEBUG", "REDIS_URL", "CHANNEL_", "CACHE_", "SECRET_KEY", "JWT_", "DB_", "CONN_", "ALLOWED", "CELERY_", "LOG_")):
+            os.environ[key] = value
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    if str(benv.ROOT) not in sys.path:
+        sys.path.insert(0, str(benv.ROOT))
+    import django
+
+    django.setup()
+    _READY = True
+
+
+@dataclass
+class Conv:
+    index: int
+    id: int
+    contact_id: int
+    account_id: int
+    agent: int  # index into Dataset.agents
+    token: str
+
+
+@dataclass
+class AgentSeat:
+    index: int
+    membership_id: int
+    user_id: int
+    account_id: int
+    jwt: str = ""
+    convs: list[int] = field(default_factory=list)  # conversation indexes
+
+
+@dataclass
+class Dataset:
+    convs: list[Conv]
+    agents: list[AgentSeat]
+    idle_tokens: list[str]
+
+
+def _create_account(idx_kind: str, i: int):
+    from accounts.models import Account, Site
+
+    account = Account.objects.create(name=f"Bench {idx_kind} {i}", slug=f"bench-{idx_kind}-{i}")
+    site = Site.objects.create(account=account, name=f"Bench site {i}", allowed_domains=["bench.example.test"])
+    return account, site
+
+
+def ensure_dataset(*, conversations: int, agents_per_account: int, convs_per_agent: int, idle_contacts: int) -> Dataset:
+    """N live conversations, each assigned to one of the account's agents
+    (``agents_per_account`` agents with ``convs_per_agent`` conversations each,
+    i.e. at their capacity), plus ``idle_contacts`` visitors without a
+    conversation for the idle-socket test. Rebuilt when the shape changes."""
+    django_setup()
+    from django.contrib.auth.hashers import make_password
+    from django.db import connection, transaction
+    from django.utils import timezone
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.models import Account, Membership, User
+    from conversations.models import Contact, Conversation
+    from conversations.services import visitor_token_make
+
+    per_account = agents_per_account * convs_per_agent
+    n_accounts = -(-conversations // per_account)
+    n_idle_accounts = -(-idle_contacts // 1000) if idle_contacts else 0
+    shape = f"rt:{n_accounts}x{agents_per_account}x{convs_per_agent};idle:{idle_contacts}"
+
+    marker = Account.objects.filter(slug="bench-shape").first()
+    if marker is None or marker.name != shape:
+        with connection.cursor() as cursor:  # the bench database only
+            cursor.execute("SELECT current_database()")
+            assert cursor.fetchone()[0] == benv.BENCH_DB, "refusing to reset a non-bench database"
+        Account.objects.filter(slug__startswith="bench-").delete()
+        User.objects.filter(email__endswith="@bench.test").delete()
+        now = timezone.now()
+        unusable = make_password(None)
+        with transaction.atomic():
+            for a in range(n_accounts):
+                account, site = _create_account("rt", a)
+                users = User.objects.bulk_create(
+                    [User(email=f"agent{a}-{j}@bench.test", name=f"Agent {a}-{j}", password=unusable) for j in range(agents_per_account)]
+                )
+                members = Membership.objects.bulk_create(
+                    [Membership(account=account, user=u, role=Membership.Role.AGENT, capacity=convs_per_agent,
+                                availability=Membership.Availability.ONLINE) for u in users]
+                )
+                contacts = Contact.objects.bulk_create(
+                    [Contact(account=account, site=site, name=f"Visitor {a}-{k}") for k in range(per_account)]
+                )
+                Conversation.objects.bulk_create(
+                    [Conversation(account=account, site=site, contact=c, status=Conversation.Status.ASSIGNED,
+                                  assignee=members[k // convs_per_agent], queued_at=now, assigned_at=now, last_message_at=now)
+                     for k, c in enumerate(contacts)]
+                )
+            for a in range(n_idle_accounts):
+                account, site = _create_account("idle", a)
+                count = min(1000, idle_contacts - a * 1000)
+                Contact.objects.bulk_create(
+                    [Contact(account=account, site=site, name=f"Idle {a}-{k}") for k in range(count)], batch_size=1000
+                )
+            Account.objects.create(name=shape, slug="bench-shape")
+
+    convs: list[Conv] = []
+    agents: list[AgentSeat] = []
+    agent_index: dict[int, int] = {}
+    users = {u.pk: u for u in User.objects.filter(email__endswith="@bench.test")}
+    for m in Membership.objects.filter(account__slug__startswith="bench-rt-").order_by("account_id", "id"):
+        agent_index[m.pk] = len(agents)
+        agents.append(AgentSeat(len(agents), m.pk, m.user_id, m.account_id, jwt=str(AccessToken.for_user(users[m.user_id]))))
+    qs = (
+        Conversation.objects.filter(account__slug__startswith="bench-rt-")
+        .select_related("contact").order_by("account_id", "id")[:conversations]
+    )
+    for conv in qs:
+        seat = agent_index[conv.assignee_id]
+        convs.append(Conv(len(convs), conv.pk, conv.contact_id, conv.account_id, seat, visitor_token_make(conv.contact)))
+        agents[seat].convs.append(len(convs) - 1)
+    agents = [a for a in agents if a.convs]
+    for i, a in enumerate(agents):
+        a.index = i
+        for ci in a.convs:
+            convs[ci].agent = i
+    idle = [
+        visitor_token_make(c)
+        for c in Contact.objects.filter(account__slug__startswith="bench-idle-").order_by("id")[:idle_contacts]
+    ]
+    return Dataset(convs, agents, idle)
+
+
+def reset_state() -> None:
+    """Empty the message tables and put every bench conversation back to
+    assigned with zero counters, so each invocation starts alike."""
+    django_setup()
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_database()")
+        assert cursor.fetchone()[0] == benv.BENCH_DB
+        cursor.execute("TRUNCATE conversations_message CASCADE")
+        cursor.execute(
+            "UPDATE conversations_conversation SET status = 'assigned', message_count = 0, unread_agent = 0,"
+            " unread_contact = 0, awaiting_reply_since = NULL, closed_at = NULL"
+        )
+        cursor.execute("UPDATE conversations_contact SET is_online = false")
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, room int NOT NULL,"
+            " client_id text NOT NULL DEFAULT '', body text NOT NULL DEFAULT '', created_at timestamptz NOT NULL DEFAULT now())"
+        )
+        cursor.execute("TRUNCATE bench_floor RESTART IDENTITY")
+        cursor.execute("VACUUM ANALYZE")  # not in a transaction: Django autocommit
+
+
+def check_run(*, app: str, prefix: str, sent: dict[str, tuple[int, int]]) -> dict:
+    """What a run left in the database. ``sent`` maps client_id →
+    (conversation/room id, sequence number within it, in send order)."""
+    django_setup()
+    from django.db import connection
+
+    if app == "floor":
+        sql = "SELECT room, client_id, id FROM bench_floor WHERE client_id LIKE %s ORDER BY room, id"
+    else:
+        sql = "SELECT conversation_id, client_id, id FROM conversations_message WHERE client_id LIKE %s ORDER BY conversation_id, id"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [prefix + "%"])
+        rows = cursor.fetchall()
+    client_ids = [r[1] for r in rows]
+    distinct = len(set(client_ids))
+    out_of_order = 0
+    wrong_conversation = 0
+    last: dict[int, int] = {}
+    for conv_id, client_id, _row_id in rows:
+        expected_conv, seq = sent.get(client_id, (None, -1))
+        if expected_conv != conv_id:
+            wrong_conversation += 1
+        if seq <= last.get(conv_id, -1):
+            out_of_order += 1
+        last[conv_id] = seq
+    missing = len(set(sent) - set(client_ids))
+    unexpected = len(set(client_ids) - set(sent))
+    return {
+        "sent": len(sent),
+        "rows": len(rows),
+        "distinct_client_ids": distinct,
+        "doubled": len(rows) - distinct,
+        "missing": missing,
+        "unexpected": unexpected,
+        "wrong_conversation": wrong_conversation,
+        "out_of_order": out_of_order,
+        "conversations": len(last),
+        "ok": len(rows) == len(sent) == distinct and missing == 0 and out_of_order == 0 and wrong_conversation == 0,
+    }
+
+
+def redis_cleanup() -> int:
+    """Delete the keys the bench server left in its Redis database: the
+    Celery queue it filled (no worker runs in the bench) and its prefixed keys."""
+    import redis
+
+    client = redis.Redis.from_url(benv.REDIS_URL)
+    deleted = 0
+    for pattern in ("celery", "_kombu*", f"*{benv.PREFIX}*", "unacked*"):
+        for key in client.scan_iter(match=pattern, count=1000):
+            deleted += client.delete(key)
+    return deleted

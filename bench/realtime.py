@@ -1,0 +1,391 @@
+"""Charla real-time load generator.
+
+Real WebSocket clients (``websockets``) against the real consumers
+(``/ws/widget/`` visitors, ``/ws/agent/`` agents with JWT) and, in the same
+invocation, against the floor (``bench/floor_app.py``: a bare consumer that
+inserts one row and relays it through the same server and channel layer),
+so every figure comes with its ratio to the floor.
+
+Topology (representative of the product, see bench/README.md): accounts of
+20 live conversations and 4 agents; each agent has 5 conversations assigned
+(its capacity) and one socket; visitors send, agents receive on
+``member.<id>``; every message goes through ``contact_message_send`` into
+PostgreSQL (database ``charla_bench``).
+
+    .venv/bin/python -m bench.realtime --quick        # ~2 min
+    .venv/bin/python -m bench.realtime --full         # ~15 min
+    .venv/bin/python -m bench.realtime --full --compare   # + daphne, core layer, DB connections
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import data
+from . import env as benv
+from .client import Hub, Live, Target, burst, closed_loop, open_loop, raise_nofile, warmup
+from .idle_sockets import idle_urls
+from .idle_sockets import measure as measure_idle
+from .server import Server, machine_cpu
+
+CONSUMERS = benv.ROOT / "conversations" / "consumers.py"
+ROUTING = benv.ROOT / "conversations" / "routing.py"
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# --- CPU accounting ----------------------------------------------------------------
+
+def _proc_cpu(names: tuple[str, ...]) -> float:
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                raw = f.read()
+        except OSError:
+            continue
+        comm = raw[raw.find("(") + 1: raw.rfind(")")]
+        if comm.startswith(names):
+            fields = raw.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class CpuProbe:
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.t = time.perf_counter()
+        self.server_cpu = server.cpu_seconds()
+        self.client_cpu = time.process_time()
+        self.pg = _proc_cpu(("postgres",))
+        self.redis = _proc_cpu(("redis-server",))
+        self.machine = machine_cpu()
+
+    def result(self) -> dict[str, float]:
+        wall = time.perf_counter() - self.t
+        busy, total = machine_cpu()
+        cores = os.cpu_count() or 1
+        return {
+            "server_cpu_pct": round((self.server.cpu_seconds() - self.server_cpu) / wall * 100, 1),
+            "client_cpu_pct": round((time.process_time() - self.client_cpu) / wall * 100, 1),
+            "postgres_cpu_pct": round((_proc_cpu(("postgres",)) - self.pg) / wall * 100, 1),
+            "redis_cpu_pct": round((_proc_cpu(("redis-server",)) - self.redis) / wall * 100, 1),
+            "machine_cpu_pct": round((busy - self.machine[0]) / max(total - self.machine[1], 1) * 100 * cores, 1),
+        }
+
+
+# --- Plan -----------------------------------------------------------------------------
+
+@dataclass
+class Variant:
+    name: str
+    server: str = "uvicorn"
+    env: dict[str, str] = field(default_factory=dict)
+    layer: str = "RedisPubSubChannelLayer"
+    db: str = "psycopg pool (min 2, max 20)"
+
+
+BASELINE = Variant("baseline")
+VARIANTS = [
+    Variant("daphne", server="daphne"),
+    Variant("core-layer", env={"DJANGO_SETTINGS_MODULE": "bench.settings_core_layer"}, layer="RedisChannelLayer (core)"),
+    Variant("no-pool-persistent", env={"DB_POOL": "false", "CONN_MAX_AGE": "60"}, db="no pool, CONN_MAX_AGE=60"),
+    Variant("no-pool-age0", env={"DB_POOL": "false", "CONN_MAX_AGE": "0"}, db="no pool, CONN_MAX_AGE=0"),
+]
+
+
+@dataclass
+class Plan:
+    mode: str
+    sizes: list[int]
+    rates: list[int]
+    duration: float
+    closed_duration: float
+    check_size: int
+    check_rate: int
+    check_messages: int
+    burst_size: int
+    burst_per_conversation: int
+    idle: int
+    compare: bool
+    compare_size: int
+    apps: list[str]
+    agents_per_account: int = 4
+    convs_per_agent: int = 5
+    delivery: str = "assigned"
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    if args.full:
+        plan = Plan("full", sizes=[50, 500, 1000], rates=[100, 250, 500], duration=10, closed_duration=10,
+                    check_size=1000, check_rate=500, check_messages=10_000, burst_size=1000, burst_per_conversation=3,
+                    idle=10_000, compare=args.compare, compare_size=1000, apps=["charla", "floor"])
+    else:
+        plan = Plan("quick", sizes=[100], rates=[100, 250], duration=5, closed_duration=5,
+                    check_size=100, check_rate=250, check_messages=2_000, burst_size=100, burst_per_conversation=3,
+                    idle=1_000, compare=args.compare, compare_size=200, apps=["charla", "floor"])
+    if args.sizes:
+        plan.sizes = [int(x) for x in args.sizes.split(",")]
+    if args.rates:
+        plan.rates = [int(x) for x in args.rates.split(",")]
+    if args.duration:
+        plan.duration = args.duration
+    if args.idle is not None:
+        plan.idle = args.idle
+    if args.apps:
+        plan.apps = args.apps.split(",")
+    plan.delivery = args.delivery
+    return plan
+
+
+# --- Running -----------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, plan: Plan, ds: data.Dataset, tag: str) -> None:
+        self.plan, self.ds, self.tag = plan, ds, tag
+        self.results: list[dict[str, Any]] = []
+        self.checks: list[dict[str, Any]] = []
+        self.idle: list[dict[str, Any]] = []
+        self.problems: list[str] = []
+        self._n = 0
+
+    def prefix(self) -> str:
+        self._n += 1
+        return f"{self.tag}{self._n}"
+
+    def record(self, base: dict[str, Any], run, extra: dict, cpu: dict) -> dict:
+        row = {**base, **extra, **run.summary(), **cpu}
+        self.results.append(row)
+        lat = row["lat_ms"]
+        log(f"  {row['app']:6} n={row['conversations']:<5} {row['mode']:7} {str(row.get('rate') or ''):>4} "
+            f"sent={row['sent']:<6} deliv={row['delivered']:<6} p50={lat['p50']} p95={lat['p95']} p99={lat['p99']} ms "
+            f"thr={row.get('throughput_delivered') or row.get('delivered_rate')} /s "
+            f"srvCPU={row['server_cpu_pct']}% pg={row['postgres_cpu_pct']}% cli={row['client_cpu_pct']}%"
+            + (f" errors={row['errors']}" if row["errors"] else ""))
+        if row["missing"] or row["errors"] or row["dup_deliveries"] or row["agent_order_violations"]:
+            self.problems.append(f"{row['variant']}/{row['app']}/n={row['conversations']}/{row['mode']}{row.get('rate') or ''}: "
+                                 f"missing={row['missing']} dup={row['dup_deliveries']} order={row['agent_order_violations']} errors={row['errors']}")
+        return row
+
+    async def scenario(self, variant: Variant, app: str, server: Server, sizes: list[int], *,
+                       rates: list[int], closed: bool, do_burst: bool, check: bool) -> None:
+        plan = self.plan
+        hub = Hub()
+        target = Target(app, server.port, plan.delivery)
+        for n in sizes:
+            live = Live(target, self.ds.convs[:n], self.ds.agents)
+            await live.open(hub)
+            base = {"variant": variant.name, "server": variant.server, "layer": variant.layer, "db": variant.db,
+                    "app": app, "conversations": n, "agent_sockets": len(live.agent_socks)}
+            log(f"{variant.name}/{app}: {n} conversations live ({len(live.visitors)} visitor + "
+                f"{len(live.agent_socks)} agent sockets in {live.connect_seconds:.1f}s)")
+            wu = await warmup(live, hub, self.prefix())
+            if not wu["ok"]:
+                self.problems.append(f"{variant.name}/{app}/n={n}: warm-up incomplete {wu['delivered']}/{wu['sent']} errors={wu['errors']} stray={dict(hub.stray)}")
+                log(f"  WARM-UP INCOMPLETE: {wu['delivered']}/{wu['sent']} delivered, errors={wu['errors']}, stray={dict(hub.stray)}")
+            for rate in rates:
+                is_check = check and n == plan.check_size and rate == plan.check_rate
+                total = plan.check_messages if is_check else int(rate * plan.duration)
+                prefix = self.prefix()
+                cpu = CpuProbe(server)
+                run, extra = await open_loop(live, hub, prefix=prefix, rate=rate, total=total, drain=30)
+                row = self.record({**base, "mode": "open", "rate": rate}, run, extra, cpu.result())
+                if is_check:
+                    db = await asyncio.to_thread(data.check_run, app=app, prefix=prefix, sent=run.sent)
+                    check_row = {"variant": variant.name, "app": app, "conversations": n, "rate": rate, **db,
+                                 "agent_order_violations": run.agent_order_violations,
+                                 "agent_dup_deliveries": run.dup_deliveries, "agent_missing": row["missing"]}
+                    self.checks.append(check_row)
+                    log(f"  CHECK {app}: sent={db['sent']} rows={db['rows']} distinct client_id={db['distinct_client_ids']} "
+                        f"doubled={db['doubled']} missing={db['missing']} out-of-order={db['out_of_order']} "
+                        f"(agent saw: order violations={run.agent_order_violations}, dup={run.dup_deliveries}) -> "
+                        f"{'OK' if db['ok'] else 'FAILED'}")
+                await asyncio.sleep(1)
+            if closed:
+                cpu = CpuProbe(server)
+                run, extra = await closed_loop(live, hub, prefix=self.prefix(), duration=plan.closed_duration, drain=30)
+                self.record({**base, "mode": "closed", "rate": None}, run, extra, cpu.result())
+                await asyncio.sleep(1)
+            if do_burst and n == plan.burst_size:
+                cpu = CpuProbe(server)
+                run, extra = await burst(live, hub, prefix=self.prefix(), per_conversation=plan.burst_per_conversation, drain=60)
+                self.record({**base, "mode": "burst", "rate": None}, run, extra, cpu.result())
+            await live.close()
+            await asyncio.sleep(2)  # disconnect handlers
+
+    def run_server(self, variant: Variant, app: str, fn) -> None:
+        server = Server(kind=variant.server, app=app, env=variant.env)
+        server.start()
+        try:
+            asyncio.run(fn(server))
+        except Exception as exc:  # keep going with the other scenarios, but say so
+            self.problems.append(f"{variant.name}/{app}: {exc!r}")
+            log(f"ERROR {variant.name}/{app}: {exc!r}\n--- server log tail ---\n{server.log_tail()}")
+        finally:
+            server.stop()
+            data.redis_cleanup()
+
+    def main_matrix(self) -> None:
+        plan = self.plan
+        for app in plan.apps:
+            self.run_server(BASELINE, app, lambda s, app=app: self.scenario(
+                BASELINE, app, s, plan.sizes, rates=plan.rates, closed=True, do_burst=True, check=True))
+
+    def idle_sockets(self) -> None:
+        for app in self.plan.apps:
+            def fn(server: Server, app=app):
+                target = Target(app, server.port)
+                return self._idle(server, target)
+            self.run_server(BASELINE, app, fn)
+
+    async def _idle(self, server: Server, target: Target) -> None:
+        log(f"idle sockets: {self.plan.idle} x {target.app} on one {server.kind} process")
+        res = await measure_idle(server, target, idle_urls(target, self.ds, self.plan.idle))
+        self.idle.append(res)
+        log(f"  opened {res['opened']}/{res['requested']} in {res['connect_seconds']}s; RSS {res['rss_before_kb']} -> "
+            f"{res['rss_after_kb']} kB = {res['kb_per_socket']} kB/socket; pongs {res['pongs']}/{res['ping_sample']}; "
+            f"idle CPU {res['idle_cpu_pct']}%")
+
+    def comparisons(self) -> None:
+        n = self.plan.compare_size
+        rate = max(self.plan.rates)
+        for variant in VARIANTS:
+            apps = ["charla", "floor"] if variant.name in ("daphne", "core-layer") else ["charla"]
+            for app in apps:
+                if app not in self.plan.apps:
+                    continue
+                self.run_server(variant, app, lambda s, v=variant, app=app: self.scenario(
+                    v, app, s, [n], rates=[rate], closed=True, do_burst=True, check=False))
+
+
+def wait_for_consumers(timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if CONSUMERS.exists() and "ws/" in ROUTING.read_text():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        log(f"waiting for {CONSUMERS.relative_to(benv.ROOT)} and a ws route in {ROUTING.relative_to(benv.ROOT)} ...")
+        time.sleep(min(30, max(1, deadline - time.monotonic())))
+
+
+def environment() -> dict[str, Any]:
+    def out(cmd: list[str]) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+        except Exception:  # noqa: BLE001
+            return ""
+
+    import channels
+    import channels_redis
+    import daphne
+    import django
+    import psycopg
+    import uvicorn
+    import websockets
+
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "git_head": out(["git", "-C", str(benv.ROOT), "rev-parse", "--short", "HEAD"]),
+        "versions": {"django": django.__version__, "channels": channels.__version__,
+                     "channels_redis": channels_redis.__version__, "uvicorn": uvicorn.__version__,
+                     "daphne": daphne.__version__, "websockets": websockets.__version__, "psycopg": psycopg.__version__},
+        "postgres": out(["psql", f"{benv.PG_URL}/postgres", "-Atc", "show server_version"]),
+        "redis": out(["redis-cli", "info", "server"]).split("redis_version:")[-1].split()[0] if out(["redis-cli", "ping"]) else "",
+    }
+
+
+def write_results(bench: Bench, plan: Plan, started: str, seconds: float, argv: list[str]) -> Path:
+    from .report import markdown
+
+    benv.RESULTS.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "started": started,
+        "seconds": round(seconds, 1),
+        "command": ".venv/bin/python -m bench.realtime " + " ".join(argv),
+        "plan": plan.__dict__,
+        "environment": environment(),
+        "runs": bench.results,
+        "checks": bench.checks,
+        "idle": bench.idle,
+        "problems": bench.problems,
+    }
+    stamp = started.replace(":", "").replace("-", "")[:15]
+    path = benv.RESULTS / f"realtime-{plan.mode}-{stamp}.json"
+    path.write_text(json.dumps(doc, indent=2, default=str))
+    (benv.RESULTS / f"realtime-{plan.mode}-latest.json").write_text(json.dumps(doc, indent=2, default=str))
+    md = markdown(doc)
+    (benv.RESULTS / f"realtime-{plan.mode}-latest.md").write_text(md)
+    print(md)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="100 conversations, 100 and 250 msg/s, 1,000 idle sockets (~2 min)")
+    mode.add_argument("--full", action="store_true", help="50/500/1,000 conversations, 100/250/500 msg/s, 10,000 idle sockets")
+    parser.add_argument("--compare", action="store_true", help="also daphne, RedisChannelLayer (core), DB_POOL=false")
+    parser.add_argument("--only-compare", action="store_true", help="skip the main matrix and idle sockets")
+    parser.add_argument("--sizes", help="comma-separated conversation counts (overrides the mode)")
+    parser.add_argument("--rates", help="comma-separated open-loop rates, msgs/s (overrides the mode)")
+    parser.add_argument("--duration", type=float, help="seconds per open-loop run")
+    parser.add_argument("--idle", type=int, help="idle sockets to open (0 skips)")
+    parser.add_argument("--apps", help="charla,floor (default both)")
+    parser.add_argument("--delivery", choices=["assigned", "join"], default="assigned",
+                        help="agents get message.created on member.<id> (assigned) or after conversation.join")
+    parser.add_argument("--wait-for-consumers", type=float, default=0, metavar="SECONDS",
+                        help="poll until conversations/consumers.py and a ws route exist")
+    args = parser.parse_args(argv)
+    plan = make_plan(args)
+
+    if "charla" in plan.apps and not wait_for_consumers(args.wait_for_consumers):
+        log("conversations/consumers.py or its routes are missing: running the floor only")
+        plan.apps = [a for a in plan.apps if a != "charla"] or ["floor"]
+
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    t0 = time.monotonic()
+    log(f"nofile limit {raise_nofile()}; preparing {benv.BENCH_DB}")
+    data.ensure_database()
+    need = max(plan.sizes + [plan.compare_size if plan.compare else 0, plan.check_size])
+    ds = data.ensure_dataset(conversations=need, agents_per_account=plan.agents_per_account,
+                             convs_per_agent=plan.convs_per_agent, idle_contacts=max(plan.idle, 0))
+    data.reset_state()
+    log(f"dataset: {len(ds.convs)} conversations, {len(ds.agents)} agents, {len(ds.idle_tokens)} idle visitors")
+
+    bench = Bench(plan, ds, secrets.token_hex(2))
+    try:
+        if not args.only_compare:
+            bench.main_matrix()
+            if plan.idle:
+                bench.idle_sockets()
+        if plan.compare or args.only_compare:
+            bench.comparisons()
+    except KeyboardInterrupt:
+        log("interrupted: writing what was measured")
+    path = write_results(bench, plan, started, time.monotonic() - t0, argv)
+    log(f"results: {path.relative_to(benv.ROOT)} ({time.monotonic() - t0:.0f}s)")
+    bad = [c for c in bench.checks if not c["ok"]]
+    return 1 if bad or bench.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
