@@ -4,6 +4,8 @@ isolation test is one line, members of each role, API and htmx clients, and
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from django.test import Client
@@ -11,6 +13,20 @@ from django.test import Client
 from accounts.models import Membership
 from tests import factories
 from tests.factories import PASSWORD
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """Outside CI, each pytest process gets its own test database, so several
+    runs on one machine (or one tree) never fight over ``test_charla``."""
+    if os.environ.get("CI"):
+        return
+    from django.db import connections
+
+    for connection in connections.all():
+        test = connection.settings_dict.setdefault("TEST", {})
+        base = test.get("NAME") or f"test_{connection.settings_dict['NAME']}"
+        test["NAME"] = f"{base}_{os.getpid()}"
 
 
 @pytest.fixture(autouse=True)
@@ -25,6 +41,10 @@ def _isolated_cache_and_media(settings, tmp_path):
     settings.CACHES = caches
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
 
 
 @pytest.fixture

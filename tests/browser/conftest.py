@@ -102,6 +102,30 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+LIVE_NAMESPACE: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _share_live_server_namespace(_isolated_cache_and_media, live_server_url, settings):
+    """The test process publishes events (services called from a test) and
+    reads presence the live server wrote: both must use the server's cache
+    key prefix and channel-layer prefix."""
+    import copy
+
+    from channels.layers import channel_layers
+
+    prefix = LIVE_NAMESPACE["prefix"]
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["KEY_PREFIX"] = prefix
+    settings.CACHES = caches
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    layers["default"]["CONFIG"]["prefix"] = prefix
+    settings.CHANNEL_LAYERS = layers
+    channel_layers.backends = {}
+    yield
+    channel_layers.backends = {}
+
+
 @pytest.fixture(autouse=True)
 def _browser_db(transactional_db):
     """Browser tests commit their rows so the server subprocess sees them."""
@@ -158,6 +182,7 @@ def live_server_url(django_db_setup, django_db_blocker) -> Iterator[str]:
         "CHANNEL_PREFIX": f"browser-{run_id}",
         "LOG_FORMAT": "text",
         "PYTHONUNBUFFERED": "1",
+        "FAST_PASSWORD_HASHER": "true",
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     # The server's output stays in var/log/ after the run: read it when a browser test fails.
@@ -187,6 +212,7 @@ def live_server_url(django_db_setup, django_db_blocker) -> Iterator[str]:
             )
         time.sleep(0.2)
 
+    LIVE_NAMESPACE["prefix"] = f"browser-{run_id}"
     try:
         yield url
     finally:
