@@ -57,11 +57,28 @@ class SignupForm(forms.Form):
     )
 
 
+    def clean_site_domain(self):
+        return _clean_domain(self.cleaned_data["site_domain"])
+
+
+def _clean_domain(value: str) -> str:
+    from accounts.services import normalize_domain
+    from core.exceptions import ValidationError as DomainError
+
+    try:
+        return normalize_domain(value)
+    except DomainError as exc:
+        raise forms.ValidationError(exc.message) from None
+
+
 class CompanyForm(forms.Form):
     """Signup for someone already logged in: a new company for the same user."""
 
     company_name = SignupForm.base_fields["company_name"]
     site_domain = SignupForm.base_fields["site_domain"]
+
+    def clean_site_domain(self):
+        return _clean_domain(self.cleaned_data["site_domain"])
 
 
 class LoginForm(forms.Form):

@@ -85,7 +85,7 @@ def site_list(*, account: Account) -> QuerySet[Site]:
 
 
 def site_get(*, account: Account, site_id: int) -> Site:
-    site = Site.objects.select_related("account").filter(pk=site_id).first()
+    site = Site.objects.select_related("account").filter(account=account, pk=site_id).first()
     if site is None:
         raise NotFound(_("No such site."))
     return site

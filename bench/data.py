@@ -33,7 +33,7 @@ def django_setup() -> None:
     if _READY:
         return
     for key, value in benv.base_env(DB_POOL="false", CONN_MAX_AGE="0").items():
-        if key.startswith(("DATABASE_URL", "DEBUG", "REDIS_URL", "CHANNEL_", "CACHE_", "SECRET_KEY", "JWT_", "DB_", "CONN_", "ALLOWED", "CELERY_", "LOG_")):
+        if key.startswith(("DATABASE_URL", "DEBUG", "REDIS_URL", "CHANNEL_", "CACHE_", "SECRET_KEY", "JWT_", "DB_", "CONN_", "ALLOWED", "CELERY_", "LOG_", "RATE_LIMIT")):
             os.environ[key] = value
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     if str(benv.ROOT) not in sys.path:

@@ -9,6 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 RESULTS = ROOT / "bench" / "results"
+# Server logs stay out of the repository.
+LOGS = Path(os.environ.get("BENCH_LOGS", "/tmp/charla-bench-logs"))
 
 BENCH_DB = os.environ.get("BENCH_DB", "charla_bench")
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")

@@ -30,15 +30,23 @@ import django  # noqa: E402
 
 django.setup()
 
+from channels.consumer import get_handler_name  # noqa: E402
 from channels.db import database_sync_to_async  # noqa: E402
 from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.urls import path  # noqa: E402
 
-# BENCH_FLOOR_THREAD_SENSITIVE=0 runs the insert on the default thread pool
-# instead of asgiref's single shared thread (Channels' default).
-_THREAD_SENSITIVE = os.environ.get("BENCH_FLOOR_THREAD_SENSITIVE", "1") != "0"
+# The insert runs on the loop's default thread pool (thread_sensitive=False);
+# BENCH_FLOOR_THREAD_SENSITIVE=1 uses asgiref's single shared thread instead
+# (Channels' default for database_sync_to_async).
+_THREAD_SENSITIVE = os.environ.get("BENCH_FLOOR_THREAD_SENSITIVE", "0") != "0"
+if os.environ.get("BENCH_SWITCH_INTERVAL"):
+    import sys
+
+    sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
+# BENCH_FLOOR_DISPATCH=channels keeps Channels' default dispatch (see FloorConsumer.dispatch).
+_DIRECT_DISPATCH = os.environ.get("BENCH_FLOOR_DISPATCH", "direct") != "channels"
 
 
 def _insert(room: int, client_id: str, body: str) -> tuple[int, str]:
@@ -55,6 +63,17 @@ insert_row = database_sync_to_async(_insert, thread_sensitive=_THREAD_SENSITIVE)
 
 
 class FloorConsumer(AsyncWebsocketConsumer):
+    if _DIRECT_DISPATCH:
+        async def dispatch(self, message):
+            # Channels >= 4.2 runs close_old_connections() (a hop through
+            # asgiref's single sync thread) before *every* handler. The floor's
+            # only database access is insert_row, which already closes around
+            # itself, so it dispatches directly.
+            handler = getattr(self, get_handler_name(message), None)
+            if handler is None:
+                raise ValueError(f"No handler for message type {message['type']}")
+            await handler(message)
+
     async def connect(self):
         query = parse_qs(self.scope.get("query_string", b"").decode())
         self.role = (query.get("role") or ["visitor"])[0]

@@ -41,7 +41,7 @@ class Server:
         self.kind, self.app = kind, app
         self.port = free_port()
         self.env = benv.base_env(PUBLIC_URL=f"http://127.0.0.1:{self.port}", **(env or {}))
-        self.log_path = log_path or benv.RESULTS / "logs" / f"{kind}-{app}-{self.port}.log"
+        self.log_path = log_path or benv.LOGS / f"{kind}-{app}-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
     @property

@@ -69,7 +69,7 @@ def visible_q(viewer: Viewer) -> Q:
 
 def conversation_queryset(*, account_id: int) -> QuerySet[Conversation]:
     return Conversation.objects.filter(account_id=account_id).select_related(
-        "contact", "assignee__user", "campaign", "site"
+        "contact", "assignee__user", "campaign", "site", "account"
     )
 
 

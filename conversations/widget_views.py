@@ -41,6 +41,7 @@ LOCALES = ("en", "es")
 
 # --- helpers ---------------------------------------------------------------------
 
+
 def charla_origin(request: HttpRequest) -> str:
     """Scheme://host[:port] browsers should use to reach this server.
 
@@ -75,7 +76,7 @@ def _site_or_404(app_id: str | None) -> Site:
 
 
 def _widget_locale(site: Site) -> str:
-    for candidate in (site.locale, site.account.locale):
+    for candidate in (site.locale,):
         short = (candidate or "").split("-")[0].lower()
         if short in LOCALES:
             return short
@@ -113,6 +114,7 @@ def _source_list(domains: list[str]) -> list[str]:
 
 # --- views ------------------------------------------------------------------------
 
+
 @require_safe
 def loader_js(request: HttpRequest) -> HttpResponse:
     """The loader script, with ETag / short max-age, gzip when accepted, and
@@ -146,7 +148,9 @@ def site_config(request: HttpRequest) -> JsonResponse:
     try:
         site = _site_or_404(request.GET.get("app_id"))
     except Http404:
-        response = JsonResponse({"error": "not_found", "detail": "Unknown app_id: this chat is not configured."}, status=404)
+        response = JsonResponse(
+            {"error": "not_found", "detail": "Unknown app_id: this chat is not configured."}, status=404
+        )
     else:
         response = JsonResponse(site_public_data(site, request))
         response["Cache-Control"] = "public, max-age=60"
@@ -177,7 +181,9 @@ def frame(request: HttpRequest) -> HttpResponse:
         "site": public,
         "limits": {
             "max_bytes": settings.CHARLA["ATTACHMENT_MAX_BYTES"],
-            "types": [t for t in settings.CHARLA["ATTACHMENT_TYPES"] if t.startswith("image/") or t == "application/pdf"],
+            "types": [
+                t for t in settings.CHARLA["ATTACHMENT_TYPES"] if t.startswith("image/") or t == "application/pdf"
+            ],
             "max_chars": settings.CHARLA["MESSAGE_MAX_CHARS"],
         },
     }

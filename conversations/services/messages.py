@@ -440,7 +440,7 @@ def message_status_update(*, account_id: int, status: str, message_id: int | Non
     moves a status backwards; ``failed`` is final."""
     if status not in STATUS_RANK:
         raise ValidationError(_("Unknown status."), field="status")
-    qs = Message.objects.select_for_update().filter(account_id=account_id)
+    qs = Message.objects.select_for_update(of=("self",)).filter(account_id=account_id)
     qs = qs.filter(pk=message_id) if message_id else qs.filter(external_id=external_id)
     message = qs.select_related("conversation__contact", "sender_membership__user").first() if (message_id or external_id) else None
     if message is None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -132,7 +132,7 @@ def business_add(site, start: datetime, seconds: float) -> datetime | None:
                 continue
             span = (close_at - lo).total_seconds()
             if span >= left:
-                return lo + timedelta(seconds=left)
+                return (lo + timedelta(seconds=left)).astimezone(UTC)
             left -= span
         day += timedelta(days=1)
     return None

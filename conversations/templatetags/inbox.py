@@ -137,3 +137,9 @@ def get_item(mapping, key):
         return mapping.get(key)
     except AttributeError:
         return None
+
+
+@register.filter
+def add_class_select(field):
+    """Render a form field's widget as the design system's small select."""
+    return field.as_widget(attrs={"class": "select select--sm"})

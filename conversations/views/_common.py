@@ -122,4 +122,8 @@ def config_strings() -> dict[str, Any]:
         "online": _("Online"),
         "away": _("Away"),
         "offline_status": _("Offline"),
+        "priority_2": _("High"),
+        "priority_3": _("Urgent"),
+        "status_snoozed": _("Snoozed"),
+        "status_bot": _("With bot"),
     }

@@ -134,7 +134,7 @@ def thread_context(request: HttpRequest, conversation: Conversation, *, before: 
     base = reverse("inbox:conversation", args=[conversation.pk])
     return {
         "conversation": conversation,
-        "messages": messages,
+        "thread_messages": messages,
         "has_older": has_older,
         "older_url": f"{base}messages/?before={messages[0].pk}" if has_older and messages else "",
         "older_page_url": f"{base}?before={messages[0].pk}" if has_older and messages else "",
@@ -209,7 +209,7 @@ def messages(request: HttpRequest, conversation_id: int) -> HttpResponse:
     if after is not None:
         # Catch-up after a reconnect: exactly what came after the last message shown.
         items = message_list(conversation=conversation, after=after, limit=CATCH_UP_LIMIT)
-        response = TemplateResponse(request, "conversations/inbox/_messages.html", {"messages": items, "conversation": conversation})
+        response = TemplateResponse(request, "conversations/inbox/_messages.html", {"thread_messages": items, "conversation": conversation})
         response["X-Charla-More"] = "1" if len(items) == CATCH_UP_LIMIT else "0"
         return response
     return TemplateResponse(

@@ -147,6 +147,7 @@ def client_config(request: HttpRequest) -> dict[str, Any]:
         "accountId": membership.account_id,
         "isSupervisor": membership.is_supervisor,
         "availability": membership.availability,
+        "slaMinutes": membership.account.sla_unanswered_minutes,
         "wsPath": "/ws/agent/",
         "urls": {
             "counts": reverse("inbox:counts"),

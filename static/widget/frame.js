@@ -260,7 +260,7 @@
 
   // ---------------------------------------------------------------- messages: render
   let renderQ = 0;
-  function render() { if (!renderQ) renderQ = requestAnimationFrame(doRender); }
+  function render() { if (!renderQ) renderQ = setTimeout(doRender, 16); } // not rAF: it never fires in a hidden iframe or tab
   function doRender() {
     renderQ = 0;
     const atBottom = ui.body.scrollHeight - ui.body.scrollTop - ui.body.clientHeight < 80;
@@ -345,13 +345,15 @@
     const meta = h("span", { class: "meta" });
     bubble.append(meta);
     col.append(bubble);
+    let qrs = null;
     if (kind === "quick_replies" && !pos.answered && !mine) {
       const opts = ((m.payload && m.payload.options) || []).map((o) =>
         h("button", { type: "button", class: "qr", onclick: () => quickReply(m, o) }, o.label));
-      col.append(h("div", { class: "qrs", role: "group", "aria-label": m.content || "" }, opts));
+      qrs = h("div", { class: "qrs", role: "group", "aria-label": m.content || "" }, opts);
     }
     if (m._err) col.append(h("button", { type: "button", class: "err", onclick: () => retry(m) }, m._err));
     row.append(col);
+    if (qrs) row.append(qrs);
     m._node = row;
     m._meta = meta;
     setRowClass(m, pos);
@@ -422,7 +424,14 @@
     return box;
   }
   function lightbox(url, name) {
-    if (!url) { ui.lb.hidden = true; ui.lb.textContent = ""; if (S.lbFrom) S.lbFrom.focus(); return; }
+    if (!url) {
+      if (ui.lb.hidden) return;
+      ui.lb.hidden = true;
+      ui.lb.textContent = "";
+      if (S.lbFrom && S.open) S.lbFrom.focus();
+      S.lbFrom = null;
+      return;
+    }
     S.lbFrom = d.activeElement;
     const x = h("button", { type: "button", class: "ibtn lb-x", "aria-label": t("closeImage"), onclick: () => lightbox(null) });
     x.innerHTML = SVG.close;
@@ -1038,7 +1047,7 @@
     if (!S.parent) return;
     switch (m.type) {
       case "open": S.open = true; opened(); break;
-      case "close": S.open = false; lightbox(null); break;
+      case "close": S.open = false; lightbox(null); typingStop(); break;
       case "compose":
         if (data.text) { ui.text.value = data.text; grow(); ui.send.disabled = false; }
         setTimeout(() => { ui.text.focus(); ui.text.setSelectionRange(ui.text.value.length, ui.text.value.length); }, 80);

@@ -52,7 +52,7 @@
   function mount() {
     const host = d.createElement("charla-widget");
     host.setAttribute("data-charla", "");
-    const root = host.attachShadow ? host.attachShadow({ mode: "closed" }) : host;
+    const root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
     try {
       const sheet = new CSSStyleSheet();
       sheet.replaceSync(CSS);

@@ -65,13 +65,15 @@ def test_frame_page_for_a_site(client, site):
     assert "https://shop.example.test" in ancestors and "http://shop.example.test:*" in ancestors
     assert "https://*.acme.test" in ancestors
     html = response.content.decode()
-    config = json.loads(re.search(r'<script id="charla-config" type="application/json">(.*?)</script>', html, re.S).group(1))
+    config = json.loads(
+        re.search(r'<script id="charla-config" type="application/json">(.*?)</script>', html, re.S).group(1)
+    )
     assert config["app_id"] == site.app_id
     assert config["api"].endswith("/api/widget/v1/")
     assert config["ws"].startswith("ws://") and config["ws"].endswith("/ws/widget/")
     assert config["site"]["team_name"] == "Acme support"
     assert "identity_secret" not in html and site.identity_secret not in html
-    assert '/static/widget/frame.js' in html and '/static/widget/frame.css' in html
+    assert "/static/widget/frame.js" in html and "/static/widget/frame.css" in html
 
 
 def test_frame_unknown_app_is_404(client):
