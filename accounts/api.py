@@ -4,11 +4,12 @@ same throttle as the login page (``accounts.throttle``)."""
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from django.utils.translation import gettext as _
 
 from accounts import throttle
 from accounts.signals import client_ip

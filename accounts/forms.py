@@ -57,6 +57,16 @@ class SignupForm(forms.Form):
     )
 
 
+    def clean_email(self):
+        from accounts.selectors import user_exists
+
+        email = self.cleaned_data["email"].strip().lower()
+        if user_exists(email=email):
+            raise forms.ValidationError(
+                _("An account with this email already exists. Log in to create another company.")
+            )
+        return email
+
     def clean_site_domain(self):
         return _clean_domain(self.cleaned_data["site_domain"])
 

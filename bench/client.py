@@ -146,6 +146,16 @@ class Run:
         if self.expected is not None and len(self.delivered) >= self.expected:
             self._done.set()
 
+    async def wait_acked(self, timeout: float) -> bool:
+        """Until every send got its ack (or an error): the server has no
+        backlog left from this run."""
+        deadline = now() + timeout
+        while len(self.acked) + sum(self.errors.values()) < len(self.sent):
+            if now() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
     async def wait_delivered(self, expected: int, timeout: float) -> bool:
         self.expected = expected
         if len(self.delivered) >= expected:
@@ -316,9 +326,14 @@ async def warmup(live: Live, hub: Hub, prefix: str, timeout: float = 60.0) -> di
     return {"ok": ok, **run.summary()}
 
 
-async def open_loop(live: Live, hub: Hub, *, prefix: str, rate: float, total: int, drain: float) -> tuple[Run, dict]:
+async def open_loop(live: Live, hub: Hub, *, prefix: str, rate: float, total: int, drain: float,
+                    max_backlog_seconds: float = 5.0) -> tuple[Run, dict]:
     """``total`` sends at a fixed aggregate ``rate``, spread round-robin over a
-    shuffled list of the conversations; never waits for acks."""
+    shuffled list of the conversations; never waits for acks.
+
+    Bounded: when more than ``max_backlog_seconds`` worth of sends are still
+    unacknowledged the server is saturated at this rate; the run stops
+    sending (``aborted``) instead of queueing minutes of work."""
     run = Run(f"open{rate}", prefix)
     hub.run = run
     n = len(live.convs)
@@ -329,8 +344,13 @@ async def open_loop(live: Live, hub: Hub, *, prefix: str, rate: float, total: in
     t0 = now() + 0.05
     k = 0
     max_lag = 0.0
+    aborted = False
+    max_backlog = max(200, int(rate * max_backlog_seconds))
     while k < total:
         t = now()
+        if k - len(run.acked) > max_backlog:
+            aborted = True
+            break
         due = t0 + k * interval
         if due > t:
             await asyncio.sleep(due - t)
@@ -345,21 +365,25 @@ async def open_loop(live: Live, hub: Hub, *, prefix: str, rate: float, total: in
             k += 1
         max_lag = max(max_lag, now() - (t0 + (k - 1) * interval))
     send_end = now()
-    await run.wait_delivered(total, drain)
+    await run.wait_delivered(k, drain)
+    drained = await run.wait_acked(drain)
     hub.run = None
     last = max(run.t_delivered) if run.t_delivered else send_end
     return run, {
-        "t0": t0,
+        "aborted": aborted,
+        "drained": drained,
         "send_seconds": round(send_end - t0, 3),
-        "achieved_send_rate": round(total / max(send_end - t0, 1e-9), 1),
+        "achieved_send_rate": round(k / max(send_end - t0, 1e-9), 1),
         "delivered_rate": round(len(run.delivered) / max(last - t0, 1e-9), 1),
         "scheduler_max_lag_ms": round(max_lag * 1000, 1),
     }
 
 
-async def closed_loop(live: Live, hub: Hub, *, prefix: str, duration: float, drain: float) -> tuple[Run, dict]:
+async def closed_loop(live: Live, hub: Hub, *, prefix: str, duration: float, drain: float,
+                      per_visitor: int | None = None) -> tuple[Run, dict]:
     """Every visitor sends its next message as soon as the previous one is
-    acknowledged, for ``duration`` seconds: the server's saturation rate."""
+    acknowledged, for ``duration`` seconds (or exactly ``per_visitor``
+    messages each, within ``duration``): the server's saturation rate."""
     run = Run("closed", prefix)
     hub.run = run
     loop = asyncio.get_running_loop()
@@ -371,7 +395,7 @@ async def closed_loop(live: Live, hub: Hub, *, prefix: str, duration: float, dra
         nonlocal timeouts
         conv, sock = live.convs[i], live.visitors[i]
         s = 0
-        while now() < end:
+        while now() < end and (per_visitor is None or s < per_visitor):
             cid = f"{prefix}-{i}-{s}"
             waiter = loop.create_future()
             run.waiters[cid] = waiter
@@ -387,13 +411,16 @@ async def closed_loop(live: Live, hub: Hub, *, prefix: str, duration: float, dra
     await asyncio.gather(*(visitor(i) for i in range(len(live.convs))))
     t_end = now()
     await run.wait_delivered(len(run.sent), drain)
+    drained = await run.wait_acked(drain)
     hub.run = None
-    acked_in_window = sum(1 for t in run.t_ack if t <= end)
-    delivered_in_window = sum(1 for t in run.t_delivered if t <= end)
+    window = min(end, t_end) - t0
+    acked_in_window = sum(1 for t in run.t_ack if t <= t0 + window)
+    delivered_in_window = sum(1 for t in run.t_delivered if t <= t0 + window)
     return run, {
         "duration": round(t_end - t0, 3),
-        "throughput_acks": round(acked_in_window / duration, 1),
-        "throughput_delivered": round(delivered_in_window / duration, 1),
+        "drained": drained,
+        "throughput_acks": round(acked_in_window / window, 1),
+        "throughput_delivered": round(delivered_in_window / window, 1),
         "ack_timeouts": timeouts,
     }
 
@@ -411,6 +438,7 @@ async def burst(live: Live, hub: Hub, *, prefix: str, per_conversation: int, dra
             await sock.ws.send(live.target.send_frame(conv, cid, _content(cid)))
     send_end = now()
     ok = await run.wait_delivered(len(run.sent), drain)
+    await run.wait_acked(drain)
     hub.run = None
     last = max(run.t_delivered) if run.t_delivered else now()
     return run, {

@@ -184,7 +184,7 @@ def reset_state() -> None:
         cursor.execute("VACUUM ANALYZE")  # not in a transaction: Django autocommit
 
 
-def check_run(*, app: str, prefix: str, sent: dict[str, tuple[int, int]]) -> dict:
+def check_run(*, app: str, prefix: str, sent: dict[str, tuple[int, int]], target: int | None = None) -> dict:
     """What a run left in the database. ``sent`` maps client_id →
     (conversation/room id, sequence number within it, in send order)."""
     django_setup()
@@ -211,7 +211,9 @@ def check_run(*, app: str, prefix: str, sent: dict[str, tuple[int, int]]) -> dic
         last[conv_id] = seq
     missing = len(set(sent) - set(client_ids))
     unexpected = len(set(client_ids) - set(sent))
+    target = len(sent) if target is None else target
     return {
+        "target": target,
         "sent": len(sent),
         "rows": len(rows),
         "distinct_client_ids": distinct,
@@ -221,7 +223,7 @@ def check_run(*, app: str, prefix: str, sent: dict[str, tuple[int, int]]) -> dic
         "wrong_conversation": wrong_conversation,
         "out_of_order": out_of_order,
         "conversations": len(last),
-        "ok": len(rows) == len(sent) == distinct and missing == 0 and out_of_order == 0 and wrong_conversation == 0,
+        "ok": target == len(rows) == len(sent) == distinct and missing == 0 and out_of_order == 0 and wrong_conversation == 0,
     }
 
 

@@ -89,6 +89,7 @@ class CpuProbe:
             "redis": (_proc_cpu(("redis-server",)) - self.redis) / wall * 100,
         }
         return {
+            "wall_seconds": round(wall, 3),
             "loadavg_1m": os.getloadavg()[0],
             "other_cpu_pct": round(max(0.0, machine - sum(ours.values())), 1),
             "server_cpu_pct": round((self.server.cpu_seconds() - self.server_cpu) / wall * 100, 1),
@@ -127,8 +128,8 @@ class Plan:
     duration: float
     closed_duration: float
     check_size: int
-    check_rate: int
     check_messages: int
+    check_budget: float
     burst_size: int
     burst_per_conversation: int
     idle: int
@@ -143,11 +144,11 @@ class Plan:
 def make_plan(args: argparse.Namespace) -> Plan:
     if args.full:
         plan = Plan("full", sizes=[50, 500, 1000], rates=[100, 250, 500], duration=10, closed_duration=10,
-                    check_size=1000, check_rate=500, check_messages=10_000, burst_size=1000, burst_per_conversation=3,
+                    check_size=1000, check_messages=10_000, check_budget=300, burst_size=1000, burst_per_conversation=3,
                     idle=10_000, compare=args.compare, compare_size=1000, apps=["charla", "floor"])
     else:
         plan = Plan("quick", sizes=[100], rates=[100, 250], duration=5, closed_duration=5,
-                    check_size=100, check_rate=250, check_messages=2_000, burst_size=100, burst_per_conversation=3,
+                    check_size=100, check_messages=2_000, check_budget=120, burst_size=100, burst_per_conversation=3,
                     idle=1_000, compare=args.compare, compare_size=200, apps=["charla", "floor"])
     if args.sizes:
         plan.sizes = [int(x) for x in args.sizes.split(",")]
@@ -180,16 +181,21 @@ class Bench:
 
     def record(self, base: dict[str, Any], run, extra: dict, cpu: dict) -> dict:
         row = {**base, **extra, **run.summary(), **cpu}
+        done = max(row["acked"], 1)
+        # CPU per message: less sensitive to a busy machine than wall-clock figures.
+        row["server_cpu_ms_per_msg"] = round(cpu["server_cpu_pct"] / 100 * cpu["wall_seconds"] / done * 1000, 2)
+        row["postgres_cpu_ms_per_msg"] = round(max(cpu["postgres_cpu_pct"], 0) / 100 * cpu["wall_seconds"] / done * 1000, 2)
         self.results.append(row)
         lat = row["lat_ms"]
         log(f"  {row['app']:6} n={row['conversations']:<5} {row['mode']:7} {str(row.get('rate') or ''):>4} "
             f"sent={row['sent']:<6} deliv={row['delivered']:<6} p50={lat['p50']} p95={lat['p95']} p99={lat['p99']} ms "
             f"thr={row.get('throughput_delivered') or row.get('delivered_rate')} /s "
-            f"srvCPU={row['server_cpu_pct']}% pg={row['postgres_cpu_pct']}% cli={row['client_cpu_pct']}% other={row['other_cpu_pct']}% load={row['loadavg_1m']:.1f}"
+            f"srvCPU={row['server_cpu_pct']}% ({row['server_cpu_ms_per_msg']} ms/msg) pg={row['postgres_cpu_pct']}% cli={row['client_cpu_pct']}% other={row['other_cpu_pct']}% load={row['loadavg_1m']:.1f}"
             + (f" errors={row['errors']}" if row["errors"] else ""))
-        if row["missing"] or row["errors"] or row["dup_deliveries"] or row["agent_order_violations"]:
+        if row["missing"] or row["errors"] or row["dup_deliveries"] or row["agent_order_violations"] or not row.get("drained", True):
             self.problems.append(f"{row['variant']}/{row['app']}/n={row['conversations']}/{row['mode']}{row.get('rate') or ''}: "
-                                 f"missing={row['missing']} dup={row['dup_deliveries']} order={row['agent_order_violations']} errors={row['errors']}")
+                                 f"missing={row['missing']} dup={row['dup_deliveries']} order={row['agent_order_violations']} errors={row['errors']} "
+                                 f"drained={row.get('drained')} aborted={row.get('aborted')}")
         return row
 
     async def scenario(self, variant: Variant, app: str, server: Server, sizes: list[int], *,
@@ -208,28 +214,46 @@ class Bench:
             if not wu["ok"]:
                 self.problems.append(f"{variant.name}/{app}/n={n}: warm-up incomplete {wu['delivered']}/{wu['sent']} errors={wu['errors']} stray={dict(hub.stray)}")
                 log(f"  WARM-UP INCOMPLETE: {wu['delivered']}/{wu['sent']} delivered, errors={wu['errors']}, stray={dict(hub.stray)}")
+            saturated_at = None
             for rate in rates:
-                is_check = check and n == plan.check_size and rate == plan.check_rate
-                total = plan.check_messages if is_check else int(rate * plan.duration)
-                prefix = self.prefix()
+                if saturated_at is not None:
+                    self.results.append({**base, "mode": "open", "rate": rate, "skipped": f"saturated at {saturated_at}/s"})
+                    log(f"  {app:6} n={n:<5} open    {rate:>4} skipped: saturated at {saturated_at}/s")
+                    continue
+                total = int(rate * plan.duration)
                 cpu = CpuProbe(server)
-                run, extra = await open_loop(live, hub, prefix=prefix, rate=rate, total=total, drain=30)
+                run, extra = await open_loop(live, hub, prefix=self.prefix(), rate=rate, total=total, drain=60)
                 row = self.record({**base, "mode": "open", "rate": rate}, run, extra, cpu.result())
-                if is_check:
-                    db = await asyncio.to_thread(data.check_run, app=app, prefix=prefix, sent=run.sent)
-                    check_row = {"variant": variant.name, "app": app, "conversations": n, "rate": rate, **db,
-                                 "agent_order_violations": run.agent_order_violations,
-                                 "agent_dup_deliveries": run.dup_deliveries, "agent_missing": row["missing"]}
-                    self.checks.append(check_row)
-                    log(f"  CHECK {app}: sent={db['sent']} rows={db['rows']} distinct client_id={db['distinct_client_ids']} "
-                        f"doubled={db['doubled']} missing={db['missing']} out-of-order={db['out_of_order']} "
-                        f"(agent saw: order violations={run.agent_order_violations}, dup={run.dup_deliveries}) -> "
-                        f"{'OK' if db['ok'] else 'FAILED'}")
+                p99 = row["lat_ms"]["p99"]
+                if extra["aborted"] or not extra["drained"] or p99 is None or p99 > 5000:
+                    saturated_at = rate
+                    log(f"  saturated at {rate}/s (aborted={extra['aborted']}, drained={extra['drained']}, p99={p99} ms)")
                 await asyncio.sleep(1)
             if closed:
                 cpu = CpuProbe(server)
-                run, extra = await closed_loop(live, hub, prefix=self.prefix(), duration=plan.closed_duration, drain=30)
+                run, extra = await closed_loop(live, hub, prefix=self.prefix(), duration=plan.closed_duration, drain=60)
                 self.record({**base, "mode": "closed", "rate": None}, run, extra, cpu.result())
+                await asyncio.sleep(1)
+            if check and n == plan.check_size:
+                # Correctness: exactly check_messages, spread evenly, each visitor
+                # sending its next after its ack (self-paced: no backlog), then
+                # what PostgreSQL holds.
+                per_visitor = max(1, plan.check_messages // n)
+                prefix = self.prefix()
+                cpu = CpuProbe(server)
+                run, extra = await closed_loop(live, hub, prefix=prefix, duration=plan.check_budget, drain=60,
+                                               per_visitor=per_visitor)
+                row = self.record({**base, "mode": "check", "rate": None}, run, extra, cpu.result())
+                db = await asyncio.to_thread(data.check_run, app=app, prefix=prefix, sent=run.sent,
+                                             target=per_visitor * n)
+                self.checks.append({"variant": variant.name, "app": app, "conversations": n, "per_conversation": per_visitor,
+                                    "seconds": extra["duration"], **db,
+                                    "agent_order_violations": run.agent_order_violations,
+                                    "agent_dup_deliveries": run.dup_deliveries, "agent_missing": row["missing"]})
+                log(f"  CHECK {app}: sent={db['sent']} rows={db['rows']} distinct client_id={db['distinct_client_ids']} "
+                    f"doubled={db['doubled']} missing={db['missing']} out-of-order={db['out_of_order']} in {extra['duration']}s "
+                    f"(agent saw: order violations={run.agent_order_violations}, dup={run.dup_deliveries}, "
+                    f"missing={row['missing']}) -> {'OK' if db['ok'] else 'FAILED'}")
                 await asyncio.sleep(1)
             if do_burst and n == plan.burst_size:
                 cpu = CpuProbe(server)

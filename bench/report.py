@@ -31,10 +31,15 @@ def _runs(doc, **match):
 def targets(doc: dict) -> list[list[Any]]:
     rows = []
     key = [r for r in _runs(doc, variant="baseline", app="charla", mode="open", conversations=1000, rate=500)]
-    if key:
-        p99 = key[0]["lat_ms"]["p99"]
-        rows.append(["p99 ≤ 50 ms at 500 msg/s, 1,000 conversations", f"{p99} ms",
-                     "met" if p99 is not None and p99 <= 50 and not key[0]["missing"] else "MISSED"])
+    if key and key[0].get("skipped"):
+        rows.append(["p99 ≤ 50 ms at 500 msg/s, 1,000 conversations", f"not run: {key[0]['skipped']}", "MISSED"])
+    elif key:
+        k = key[0]
+        p99 = k["lat_ms"]["p99"]
+        note = " (saturated: sending stopped)" if k.get("aborted") else ""
+        rows.append(["p99 ≤ 50 ms at 500 msg/s, 1,000 conversations",
+                     f"{p99} ms, {k['delivered_rate']}/s delivered{note}",
+                     "met" if p99 is not None and p99 <= 50 and not k["missing"] and not k.get("aborted") else "MISSED"])
     for n in sorted({r["conversations"] for r in _runs(doc, variant="baseline", mode="closed")}):
         c = _runs(doc, variant="baseline", app="charla", mode="closed", conversations=n)
         f = _runs(doc, variant="baseline", app="floor", mode="closed", conversations=n)
@@ -66,13 +71,18 @@ def markdown(doc: dict) -> str:
 
     open_rows = []
     for r in _runs(doc, variant="baseline", mode="open"):
-        open_rows.append([r["app"], r["conversations"], r["rate"], r["sent"], r["delivered"], r["achieved_send_rate"],
+        if r.get("skipped"):
+            open_rows.append([r["app"], r["conversations"], r["rate"], r["skipped"]] + [""] * 13)
+            continue
+        open_rows.append([r["app"], r["conversations"], r["rate"], r["sent"] if not r.get("aborted") else f"{r['sent']} (stopped: saturated)",
+                          r["delivered"], r["achieved_send_rate"],
                           r["delivered_rate"], r["lat_ms"]["p50"], r["lat_ms"]["p95"], r["lat_ms"]["p99"], r["lat_ms"]["max"],
-                          r["ack_ms"]["p99"], r["server_cpu_pct"], r["postgres_cpu_pct"], r["client_cpu_pct"], r["machine_cpu_pct"]])
+                          r["ack_ms"]["p99"], r["server_cpu_pct"], r["server_cpu_ms_per_msg"], r["postgres_cpu_pct"], r["client_cpu_pct"], r["other_cpu_pct"],
+                          r["loadavg_1m"]])
     if open_rows:
         out += ["## Open loop (fixed aggregate rate; latency visitor→agent from the scheduled send)", "",
                 _table(["app", "convs", "rate/s", "sent", "delivered", "sent/s", "delivered/s", "p50 ms", "p95 ms",
-                        "p99 ms", "max ms", "ack p99 ms", "server CPU %", "postgres CPU %", "client CPU %", "machine CPU % (of 200)"],
+                        "p99 ms", "max ms", "ack p99 ms", "server CPU %", "server CPU ms/msg", "postgres CPU %", "client CPU %", "other processes CPU %", "load 1m"],
                        open_rows), ""]
 
     closed_rows = []
@@ -81,11 +91,12 @@ def markdown(doc: dict) -> str:
         ratio = (r["throughput_acks"] / floor[0]["throughput_acks"]) if (floor and r["app"] == "charla" and floor[0]["throughput_acks"]) else None
         closed_rows.append([r["app"], r["conversations"], r["throughput_acks"], r["throughput_delivered"],
                             f"{ratio:.0%}" if ratio else "–", r["lat_ms"]["p50"], r["lat_ms"]["p99"],
-                            r["server_cpu_pct"], r["postgres_cpu_pct"], r["redis_cpu_pct"], r["client_cpu_pct"], r["machine_cpu_pct"]])
+                            r["server_cpu_pct"], r["server_cpu_ms_per_msg"], r["postgres_cpu_pct"], r["redis_cpu_pct"], r["client_cpu_pct"], r["other_cpu_pct"],
+                            r["loadavg_1m"]])
     if closed_rows:
         out += ["## Closed loop (each visitor sends the next after its ack) — saturation", "",
-                _table(["app", "convs", "acks/s", "delivered/s", "vs floor", "p50 ms", "p99 ms", "server CPU %",
-                        "postgres CPU %", "redis CPU %", "client CPU %", "machine CPU % (of 200)"], closed_rows), ""]
+                _table(["app", "convs", "acks/s", "delivered/s", "vs floor", "p50 ms", "p99 ms", "server CPU %", "server CPU ms/msg",
+                        "postgres CPU %", "redis CPU %", "client CPU %", "other processes CPU %", "load 1m"], closed_rows), ""]
 
     burst_rows = [[r["app"], r["conversations"], r["sent"], r["delivered"], r["time_to_last_ms"], r["delivered_rate"],
                    r["lat_ms"]["p50"], r["lat_ms"]["p99"]] for r in _runs(doc, variant="baseline", mode="burst")]
@@ -95,11 +106,12 @@ def markdown(doc: dict) -> str:
                        burst_rows), ""]
 
     if doc.get("checks"):
-        out += ["## Correctness", "", _table(
-            ["app", "convs", "sent", "rows", "distinct client_id", "doubled", "missing", "out of order (DB ids)",
-             "agent saw out of order", "agent dup", "ok"],
-            [[c["app"], c["conversations"], c["sent"], c["rows"], c["distinct_client_ids"], c["doubled"], c["missing"],
-              c["out_of_order"], c["agent_order_violations"], c["agent_dup_deliveries"], c["ok"]] for c in doc["checks"]]), ""]
+        out += ["## Correctness (closed loop, fixed count, then the rows in PostgreSQL)", "", _table(
+            ["app", "convs", "per conv", "seconds", "sent", "rows", "distinct client_id", "doubled", "missing",
+             "out of order (DB ids)", "agent saw out of order", "agent dup", "agent missing", "ok"],
+            [[c["app"], c["conversations"], c.get("per_conversation"), c.get("seconds"), f"{c['sent']} of {c.get('target', c['sent'])}", c["rows"], c["distinct_client_ids"],
+              c["doubled"], c["missing"], c["out_of_order"], c["agent_order_violations"], c["agent_dup_deliveries"],
+              c.get("agent_missing"), c["ok"]] for c in doc["checks"]]), ""]
 
     if doc.get("idle"):
         out += ["## Idle sockets (one server process)", "", _table(
@@ -114,15 +126,17 @@ def markdown(doc: dict) -> str:
     n_cmp = doc["plan"].get("compare_size")
     for v in variants:
         for r in _runs(doc, variant=v, conversations=n_cmp):
-            if r["mode"] == "open" and r["rate"] != max(doc["plan"]["rates"]):
+            if r.get("skipped") or r["mode"] == "check" or (r["mode"] == "open" and r["rate"] != max(doc["plan"]["rates"])):
                 continue
             value = r.get("throughput_acks") if r["mode"] == "closed" else (r.get("time_to_last_ms") if r["mode"] == "burst" else r.get("delivered_rate"))
             cmp_rows.append([v, r["server"], r["layer"], r["db"], r["app"], r["mode"] + (f" {r['rate']}/s" if r["rate"] else ""),
-                             value, r["lat_ms"]["p50"], r["lat_ms"]["p99"], r["missing"], r["server_cpu_pct"]])
+                             value, r["lat_ms"]["p50"], r["lat_ms"]["p99"], r["missing"], r["server_cpu_pct"],
+                             r["server_cpu_ms_per_msg"], r["loadavg_1m"]])
     if len(variants) > 1 and cmp_rows:
         out += [f"## Comparisons ({n_cmp} conversations)", "",
                 "value = delivered/s (open), acks/s (closed), ms until the last delivery (burst)", "",
-                _table(["variant", "server", "layer", "db", "app", "mode", "value", "p50 ms", "p99 ms", "missing", "server CPU %"],
+                _table(["variant", "server", "layer", "db", "app", "mode", "value", "p50 ms", "p99 ms", "missing", "server CPU %",
+                        "server CPU ms/msg", "load 1m"],
                        cmp_rows), ""]
     if doc.get("problems"):
         out += ["## Problems", ""] + [f"- {p}" for p in doc["problems"]] + [""]

@@ -1,8 +1,9 @@
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import home
 from core import health

@@ -123,10 +123,11 @@ def _sla_due_at(conversation: Conversation):
 
 
 def conversation_data_for_contact(conversation: Conversation, *, queue_position: int | None = None) -> dict[str, Any]:
-    return {
+    """``queue_position`` (1-based place in line) is present only when known:
+    the widget merges updates, so an update without it keeps the last one."""
+    data = {
         "id": conversation.pk,
         "status": conversation.status,
-        "queue_position": queue_position,
         "assignee": member_data(conversation.assignee),
         "context": conversation.context,
         "unread": conversation.unread_contact,
@@ -134,6 +135,9 @@ def conversation_data_for_contact(conversation: Conversation, *, queue_position:
         "created_at": _iso(conversation.created_at),
         "closed_at": _iso(conversation.closed_at),
     }
+    if queue_position is not None:
+        data["queue_position"] = queue_position
+    return data
 
 
 def conversation_meta(conversation: Conversation) -> dict[str, Any]:

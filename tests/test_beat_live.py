@@ -90,7 +90,9 @@ def test_beat_assigns_waiting_conversation_when_an_agent_comes_online(settings, 
         worker = subprocess.Popen(
             [
                 celery, "-A", "config", "worker", "--beat",
-                "-S", "django_celery_beat.schedulers:DatabaseScheduler",
+                # `worker -S` is --statedb; the beat scheduler option is --scheduler.
+                "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+                "--schedule-filename", str(tmp_path / "celerybeat-schedule"),
                 "-Q", queue, "--pool", "solo", "--loglevel", "info",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "--hostname", f"{queue}@%h",

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
+
 from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.converters import IntConverter
@@ -60,7 +61,7 @@ KWARG_MODELS = {
 }
 SKIP_PREFIXES = ("admin/",)
 _ROUTE_PARAM = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
-_DIGITS = {r"\d+", "[0-9]+", r"[0-9]+", r"\d{1,}"}
+_DIGITS = {r"\d+", "[0-9]+", r"\d{1,}"}
 
 
 @dataclass

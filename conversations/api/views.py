@@ -10,11 +10,12 @@ tenant's id answers 404 exactly like a missing one.
 
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
+
+from django.db import transaction
 
 from core.tenancy import AccountApiView
 

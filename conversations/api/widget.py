@@ -12,9 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.utils.cache import patch_vary_headers
-from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -22,6 +19,10 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from django.conf import settings
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
 
 from core import ratelimit
 from core.exceptions import PermissionDenied, RateLimited

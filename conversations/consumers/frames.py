@@ -85,11 +85,15 @@ def check_json(value: Any, *, field: str, depth: int = 0) -> Any:
     elif isinstance(value, list):
         for item in value:
             check_json(item, field=field, depth=depth + 1)
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise FrameError(_("%(field)s holds a number out of range.") % {"field": field}, field=field)
-    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ID:
+    elif _out_of_range(value):
         raise FrameError(_("%(field)s holds a number out of range.") % {"field": field}, field=field)
     return value
+
+
+def _out_of_range(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ID
 
 
 class Fields:

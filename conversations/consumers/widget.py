@@ -87,9 +87,9 @@ def _read(contact: Contact, conversation_id: int, message_id: int) -> None:
 def mark_delivered_to_contact(messages: list[Message]) -> None:
     """Agent and bot messages the visitor now has: sent → delivered."""
     for message in messages:
-        if message.sender_type in (Message.Sender.AGENT, Message.Sender.BOT) and message.status == Message.Status.SENT:
-            if services.message_mark_delivered(account_id=message.account_id, message_id=message.pk):
-                message.status = Message.Status.DELIVERED
+        waiting = message.sender_type in (Message.Sender.AGENT, Message.Sender.BOT) and message.status == Message.Status.SENT
+        if waiting and services.message_mark_delivered(account_id=message.account_id, message_id=message.pk):
+            message.status = Message.Status.DELIVERED
 
 
 def replay_frames(messages: list[Message], *, conversation_id: int, after_id: int, more: bool,

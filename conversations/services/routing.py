@@ -188,7 +188,9 @@ def _lock_pool(account_id: int, campaign_ids: set[int]) -> _Pool | None:
         return None
     members = {
         m.pk: m
-        for m in Membership.objects.select_for_update(of=("self",))
+        # FOR NO KEY UPDATE: serializes with capacity/availability writes, yet
+        # lets an agent's message insert (an FK check, KEY SHARE) go through.
+        for m in Membership.objects.select_for_update(of=("self",), no_key=True)
         .select_related("user")
         .filter(pk__in=live, is_active=True, availability=Membership.Availability.ONLINE, capacity__gt=0)
         .order_by("id")
@@ -253,9 +255,6 @@ def _assign(conversation: Conversation, member: Membership, reason: str, pool: _
 
 def _assign_batch(account_id: int) -> list[Assignment]:
     """One pass, inside the caller's transaction and advisory lock."""
-    account = Account.objects.filter(pk=account_id).first()
-    if account is None:
-        return []
     heads = list(
         Conversation.objects.filter(account_id=account_id, status=Conversation.Status.QUEUED, assignee__isnull=True)
         .order_by("-priority", "queued_at", "id")
@@ -266,6 +265,7 @@ def _assign_batch(account_id: int) -> list[Assignment]:
     pool = _lock_pool(account_id, {campaign_id for _pk, campaign_id in heads if campaign_id})
     if pool is None:
         return []
+    account = Account.objects.only("locale", "prefer_last_agent").get(pk=account_id)
     waiting = list(
         Conversation.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(pk__in=[pk for pk, _campaign in heads], status=Conversation.Status.QUEUED, assignee__isnull=True)

@@ -22,7 +22,7 @@ from core.tenancy import member_required
 
 from .. import services
 from ..forms import SNOOZE_PRESETS, AssignForm, CloseForm, ConversationFieldsForm, MessageForm, SnoozeForm
-from ..models import Conversation, Message
+from ..models import Conversation
 from ..selectors import canned_response_list, conversation_get_for_member, message_list
 from . import _reads
 from ._common import (
@@ -35,7 +35,7 @@ from ._common import (
     not_found_message,
     viewer,
 )
-from .inbox import default_view_for, page_context, team_list, view_allowed
+from .inbox import campaign_choices, default_view_for, page_context, team_list, view_allowed
 
 MESSAGES_PAGE = 50
 CATCH_UP_LIMIT = 200
@@ -78,14 +78,6 @@ def permissions(membership: Membership, conversation: Conversation) -> dict[str,
     }
 
 
-def _campaigns(request: HttpRequest) -> list[tuple[int, str]]:
-    cached = getattr(request, "_inbox_campaigns", None)
-    if cached is None:
-        cached = _reads.campaign_choices(account_id=member(request).account_id)
-        request._inbox_campaigns = cached  # type: ignore[attr-defined]
-    return cached
-
-
 def header_context(request: HttpRequest, conversation: Conversation) -> dict[str, Any]:
     membership = member(request)
     can = permissions(membership, conversation)
@@ -122,7 +114,7 @@ def contact_context(request: HttpRequest, conversation: Conversation) -> dict[st
         "priority_choices": Conversation.Priority.choices,
         "lead_choices": Conversation.LeadQuality.choices,
         "outcome_choices": Conversation.Outcome.choices,
-        "campaign_choices": _campaigns(request),
+        "campaign_choices": campaign_choices(request),
     }
 
 

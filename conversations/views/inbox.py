@@ -27,7 +27,17 @@ from .. import services
 from ..forms import AvailabilityForm, ListFilterForm
 from ..selectors import conversation_list, members_with_load
 from . import _reads
-from ._common import config_strings, done, error_fragment, error_status, hx_target, is_fragment, member, safe_next, viewer
+from ._common import (
+    config_strings,
+    done,
+    error_fragment,
+    error_status,
+    hx_target,
+    is_fragment,
+    member,
+    safe_next,
+    viewer,
+)
 
 PAGE = "conversations/inbox/page.html"
 
@@ -74,12 +84,21 @@ def team_list(request: HttpRequest) -> list[Membership]:
     return cached
 
 
+def campaign_choices(request: HttpRequest) -> list[tuple[int, str]]:
+    """The account's active campaigns (filters and the fields form), once per request."""
+    cached = getattr(request, "_inbox_campaigns", None)
+    if cached is None:
+        cached = _reads.campaign_choices(account_id=member(request).account_id)
+        request._inbox_campaigns = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def list_state(request: HttpRequest, view: str) -> dict[str, Any]:
     """The list pane: filters, one keyset page of rows, and the links around it."""
     membership = member(request)
     account_id = membership.account_id
     sites = _reads.site_choices(account_id=account_id)
-    campaigns = _reads.campaign_choices(account_id=account_id)
+    campaigns = campaign_choices(request)
     form = ListFilterForm(request.GET, sites=sites, campaigns=campaigns)
     filters = form.values()
     qs = conversation_list(

@@ -26,6 +26,7 @@
       closed: "This conversation was closed. Send a message to start a new one.", powered: "Powered by Charla",
       closeImage: "Close image", dismiss: "Dismiss", you: "You", error: "Something went wrong.",
       sendError: "Your message could not be sent: {error}", newConversation: "New conversation",
+      identifyFailed: "We couldn't verify your identity, so you're chatting as a guest.",
     },
     es: {
       online: "En línea", away: "Ausentes", close: "Cerrar chat", placeholder: "Escribe un mensaje…", send: "Enviar",
@@ -47,6 +48,7 @@
       closed: "Esta conversación se cerró. Escribe un mensaje para empezar una nueva.", powered: "Con la tecnología de Charla",
       closeImage: "Cerrar imagen", dismiss: "Cerrar", you: "Tú", error: "Algo ha fallado.",
       sendError: "No se pudo enviar tu mensaje: {error}", newConversation: "Nueva conversación",
+      identifyFailed: "No pudimos verificar tu identidad, así que chateas como invitado.",
     },
   };
   let L = "en";
@@ -206,9 +208,9 @@
     if (s.logo_url) ui.logo.append(h("img", { src: s.logo_url, alt: "" }));
     else ui.logo.textContent = initials(s.team_name || s.name);
     ui.status.textContent = "";
-    ui.status.append(h("span", { class: "dot " + (s.online === false ? "off" : "on") }),
-      h("span", null, s.online === false ? t("away") : t("online")));
-    if (s.online !== false && s.reply_time_text) ui.status.append(h("span", { class: "sep", "aria-hidden": "true" }, "·"), h("span", null, s.reply_time_text));
+    const away = s.online === false, line = away ? t("away") : s.reply_time_text || t("online");
+    ui.status.title = line;
+    ui.status.append(h("span", { class: "dot " + (away ? "off" : "on"), role: "img", "aria-label": away ? t("away") : t("online") }), h("span", null, line));
     ui.dialog.classList.toggle("is-away", s.online === false);
     renderIntro();
     renderAfter();
@@ -470,7 +472,7 @@
       else {
         const input = h("input", { type: "email", required: true, placeholder: t("emailPh"), "aria-label": t("emailLabel"), autocomplete: "email" });
         const err = h("p", { class: "away-err", hidden: true });
-        const form = h("form", { class: "away-f", onsubmit: (e) => {
+        const form = h("form", { class: "away-f", novalidate: true, onsubmit: (e) => {
           e.preventDefault();
           const v = input.value.trim();
           if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v)) { err.textContent = t("emailBad"); err.hidden = false; input.focus(); return; }
@@ -507,10 +509,15 @@
     ui.alert.hidden = false;
   }
   function setConn(text) { ui.conn.textContent = text || ""; ui.conn.hidden = !text; }
-  function setFatal(text) {
+  function setFatal(text, detail) {
     S.fatal = text;
-    showAlert(text, "fatal");
+    showAlert(null);
     ui.form.hidden = true;
+    ui.intro.hidden = ui.log.hidden = ui.typing.hidden = ui.notice.hidden = true;
+    ui.fatal = ui.fatal || h("div", { class: "fatal", role: "alert" });
+    ui.fatal.textContent = "";
+    ui.fatal.append(icon("bang", "fatal-i"), h("p", null, text), detail ? h("small", null, detail) : null);
+    if (!ui.fatal.parentNode) ui.body.prepend(ui.fatal);
     renderAfter();
   }
 
@@ -588,7 +595,9 @@
         let data = {};
         try { data = txt ? JSON.parse(txt) : {}; } catch (e) { data = {}; }
         if (!r.ok) {
-          const detail = data.detail || data.message || (data.error && data.error.message) || r.statusText || t("error");
+          let detail = data.detail || data.message || (data.error && data.error.message);
+          if (!detail) for (const k in data) if (Array.isArray(data[k]) && typeof data[k][0] === "string") { detail = data[k][0]; break; }
+          detail = detail || r.statusText || t("error");
           const err = new Error(typeof detail === "string" ? detail : t("error"));
           err.status = r.status; err.code = (typeof data.error === "string" && data.error) || data.code || ""; err.data = data;
           throw err;
@@ -596,22 +605,44 @@
         return data;
       }));
   }
-  const msgsOf = (r) => (Array.isArray(r) ? r : r.messages || r.results || r.items || []);
+  const msgsOf = (r) => (Array.isArray(r) ? r : r.results || r.messages || []);
+  function pageMeta(r, convId) { // GET messages also tells the conversation and how far the team has read
+    if (!r || Array.isArray(r)) return;
+    if (r.conversation) {
+      S.convs.set(r.conversation.id, Object.assign({}, S.convs.get(r.conversation.id), r.conversation));
+      if (r.conversation.id === S.cur) renderAfter();
+    }
+    if (r.read_up_to) readBy("agent", convId, r.read_up_to);
+  }
+  function readBy(reader, convId, upTo) {
+    const mine = reader !== "contact";
+    for (const m of S.msgs.values()) {
+      if (m.id && m.id <= upTo && m.conversation_id === convId && m.sender && (m.sender.type === "contact") === mine && m.status !== "read") {
+        m.status = "read";
+        m._v++;
+      }
+    }
+  }
   const msgOf = (r) => (r && r.message && typeof r.message === "object" ? r.message : r);
 
   // ---------------------------------------------------------------- session
   function session() {
     const b = S.boot || {};
-    const body = { app_id: C.app_id, visitor_token: S.token || undefined, locale: L, page_url: S.page && S.page.url };
+    const body = { app_id: C.app_id, locale: L };
+    if (S.token) body.visitor_token = S.token;
+    if (S.page && /^https?:/.test(S.page.url || "")) body.page_url = S.page.url.slice(0, 2000);
     ["user_id", "user_hash", "email", "name", "phone", "attributes"].forEach((k) => { if (b[k] != null && b[k] !== "") body[k] = b[k]; });
     if (body.user_id != null) body.user_id = String(body.user_id);
-    if (S.page && S.page.title) body.page_title = S.page.title;
-    if (S.parent) body.host_origin = S.parent;
     return api("POST", "session", body).then((r) => {
       S.sessionTries = 0;
       setToken(r.visitor_token);
       S.contact = r.contact || S.contact;
-      if (r.site) { S.site = Object.assign({}, S.site, r.site); if (r.site.colors) S.site.colors = Object.assign({}, (C.site || {}).colors, r.site.colors); }
+      if (r.site) {
+        // locale: the site's own widget language (frame config) or the browser's, not an account default
+        S.site = Object.assign({}, S.site, r.site, { locale: (C.site || {}).locale });
+        if (r.site.colors) S.site.colors = Object.assign({}, (C.site || {}).colors, r.site.colors);
+        if (!r.site.logo_url) S.site.logo_url = (C.site || {}).logo_url;
+      }
       if (!(S.boot && S.boot.locale)) L = pickLang(S.boot.locale, S.site.locale, navigator.language);
       S.convs.clear();
       (r.conversations || []).forEach((c) => S.convs.set(c.id, c));
@@ -625,12 +656,13 @@
       setConn("");
       return loadHistory();
     }, (err) => {
-      if (err.status === 403 && /hash|identity/i.test(err.code + err.message)) return setFatal(t("identity") + (err.message && err.message !== "Forbidden" ? ` (${err.message})` : ""));
+      if (err.status === 403 && /hash|identity/i.test(err.code + err.message)) return setFatal(t("identity"), err.message);
       if (err.status === 403 && /origin/i.test(err.code)) return setFatal(t("origin"));
       if (err.status === 404) return setFatal(t("notConfigured"));
+      if (err.status === 400) return setFatal(t("error"), err.message);
       if (err.status === 403 || err.status === 401) {
         if (S.token) { setToken(null); return session(); } // stale token: start over
-        return setFatal(err.message || t("error"));
+        return setFatal(t("error"), err.message);
       }
       S.sessionTries = (S.sessionTries || 0) + 1;
       setConn(t("sessionError"));
@@ -641,6 +673,7 @@
     if (tok === S.token) return;
     S.token = tok;
     if (tok) toParent("token", { token: tok });
+    if (tok && S.standalone) try { localStorage.setItem(S.standalone, tok); } catch (e) { /* private mode */ }
   }
   function relabel() {
     d.documentElement.lang = L;
@@ -657,7 +690,7 @@
     if (!S.cur) { S.loaded = true; render(); return afterSession(); }
     return api("GET", `messages?conversation_id=${encodeURIComponent(S.cur)}`).then((r) => {
       msgsOf(r).forEach((m) => upsert(m, { quiet: true }));
-      if (r && r.conversation) S.convs.set(r.conversation.id, Object.assign({}, S.convs.get(r.conversation.id), r.conversation));
+      pageMeta(r, S.cur);
       S.loaded = true;
       S.stick = true;
       renderIntro();
@@ -742,15 +775,7 @@
         break;
       }
       case "message.read":
-        if (data.reader === "agent" || data.reader === "bot") {
-          for (const m of S.msgs.values()) {
-            if (m.id && m.id <= data.up_to_id && m.conversation_id === data.conversation_id && m.sender && m.sender.type === "contact" && m.status !== "read") { m.status = "read"; m._v++; }
-          }
-        } else if (data.reader === "contact") {
-          for (const m of S.msgs.values()) {
-            if (m.id && m.id <= data.up_to_id && m.conversation_id === data.conversation_id && m.sender && m.sender.type !== "contact" && m.status !== "read") { m.status = "read"; m._v++; }
-          }
-        }
+        readBy(data.reader, data.conversation_id, data.up_to_id);
         render();
         break;
       case "typing":
@@ -805,20 +830,10 @@
     const convs = new Set();
     if (S.cur) convs.add(S.cur);
     S.convs.forEach((c) => { if (c.status !== "closed") convs.add(c.id); });
-    const jobs = Array.from(convs).map((id) => {
-      // from before our oldest unsettled message, so tick changes arrive too
-      let after = lastId(id);
-      for (const m of S.msgs.values()) {
-        if (m.id && m.conversation_id === id && m.sender && m.sender.type === "contact" && m.status !== "read" && m.id - 1 < after) after = m.id - 1;
-      }
-      return api("GET", `messages?conversation_id=${id}&after=${after}`).then((r) => {
-        msgsOf(r).forEach((m) => upsert(m));
-        if (r && r.conversation) {
-          S.convs.set(r.conversation.id, Object.assign({}, S.convs.get(r.conversation.id), r.conversation));
-          if (r.conversation.id === S.cur) renderAfter();
-        }
-      });
-    });
+    const jobs = Array.from(convs).map((id) => api("GET", `messages?conversation_id=${id}&after=${lastId(id)}`).then((r) => {
+      msgsOf(r).forEach((m) => upsert(m));
+      pageMeta(r, id);
+    }));
     Promise.all(jobs).then(() => { setConn(""); render(); }, (e) => {
       if (e.status === 401 || e.status === 403) return session();
       if (!navigator.onLine) setConn(t("netDown"));
@@ -853,7 +868,6 @@
       m._http = false;
       const got = upsert(Object.assign({}, msgOf(r), { client_id: m.client_id }));
       ackDone(got);
-      if (r && r.conversation) S.convs.set(r.conversation.id, Object.assign({}, S.convs.get(r.conversation.id), r.conversation));
       render();
     }, (e) => {
       m._http = false;
@@ -994,16 +1008,16 @@
       S.contact = Object.assign({}, S.contact, r.contact || fields);
       res(S.contact);
     }, (e) => {
-      if (e.status === 403 && /hash|identity/i.test(e.code + e.message)) showAlert(t("identity") + (e.message ? ` (${e.message})` : ""));
+      if (e.status === 403 && /hash|identity/i.test(e.code + e.message)) showAlert(t("identifyFailed"));
       rej(e);
     })));
   }
   function sendContext(ctx) {
     S.context = ctx;
     renderIntro();
-    const c = S.convs.get(S.cur);
-    const body = Object.assign({}, ctx);
-    if (c && c.status !== "closed") body.conversation_id = c.id;
+    const body = {};
+    ["title", "url", "image_url", "price", "ref"].forEach((k) => { if (ctx[k] != null && ctx[k] !== "") body[k] = String(ctx[k]); });
+    if (!body.image_url && ctx.image) body.image_url = String(ctx.image);
     whenBooted(() => api("POST", "context", body).then((r) => {
       const conv = r && (r.conversation || (r.id && r.status ? r : null));
       if (conv && conv.id) S.convs.set(conv.id, Object.assign({}, S.convs.get(conv.id), conv));
@@ -1076,10 +1090,17 @@
   }
 
   build();
-  if (w.parent === w) { // opened directly (not embedded): a standalone preview
-    S.parent = null;
+  if (w.parent === w) { // opened directly (a shared chat link): a full-page chat, token kept here
+    S.standalone = `charla:${C.app_id}:token`;
+    d.documentElement.classList.add("standalone");
     S.open = true;
     ui.closeBtn.hidden = true;
+    try { S.token = localStorage.getItem(S.standalone); } catch (e) { S.token = null; }
+    L = pickLang((S.site || {}).locale, navigator.language);
+    relabel();
+    paintSite();
+    session();
+    opened();
   } else {
     w.parent.postMessage({ charla: 1, type: "hello" }, "*");
   }

@@ -24,11 +24,12 @@
 .f{position:fixed;right:20px;bottom:92px;z-index:${Z};width:384px;height:min(704px,calc(100vh - 116px));max-height:calc(100vh - 116px);border-radius:18px;overflow:hidden;background:#fff;box-shadow:0 4px 12px rgba(0,0,0,.08),0 16px 48px rgba(0,0,0,.2);opacity:0;visibility:hidden;pointer-events:none;transform:translateY(16px) scale(.97);transform-origin:bottom right;transition:opacity .2s ease,transform .2s ease,visibility 0s .2s}
 .o .f{opacity:1;visibility:visible;pointer-events:auto;transform:none;transition:opacity .2s ease,transform .2s ease}
 .f iframe{display:block;width:100%;height:100%;border:0;margin:0;color-scheme:normal}
-.p{position:fixed;right:20px;bottom:94px;z-index:${Z};width:300px;max-width:calc(100vw - 40px);padding:14px 38px 14px 16px;border-radius:16px;background:#fff;color:#1F2937;box-shadow:0 2px 8px rgba(0,0,0,.08),0 12px 32px rgba(0,0,0,.16);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;cursor:pointer;text-align:left;border:0;animation:in .25s ease both}
+.p{position:fixed;right:20px;bottom:94px;z-index:${Z};width:300px;max-width:calc(100vw - 40px);border-radius:16px;background:#fff;box-shadow:0 2px 8px rgba(0,0,0,.08),0 12px 32px rgba(0,0,0,.16);animation:in .25s ease both}
+.p .m{display:block;width:100%;margin:0;padding:14px 38px 14px 16px;border:0;border-radius:16px;background:none;color:#1F2937;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;text-align:left;cursor:pointer}
 .p strong{display:block;font-size:13px;color:#6B7280;font-weight:600;margin-bottom:2px}
 .p span{display:-webkit-box;-webkit-line-clamp:3;-webkit-box-orient:vertical;overflow:hidden;word-break:break-word}
-.p button{position:absolute;top:6px;right:6px;width:26px;height:26px;border:0;border-radius:50%;background:transparent;color:#6B7280;cursor:pointer;font:18px/26px system-ui,sans-serif;padding:0}
-.p button:hover{background:#F3F4F6}
+.p .x{position:absolute;top:6px;right:6px;width:26px;height:26px;border:0;border-radius:50%;background:transparent;color:#6B7280;cursor:pointer;font:18px/26px system-ui,sans-serif;padding:0}
+.p .x:hover{background:#F3F4F6}.p button:focus-visible{outline:2px solid var(--p,#4F46E5);outline-offset:-2px}
 .l .b,.l .f,.l .p{left:20px;right:auto}.l .f{transform-origin:bottom left}
 @keyframes in{from{opacity:0;transform:translateY(8px) scale(.9)}}
 @media (max-width:480px){.f{inset:0;right:0;bottom:0;width:100%;height:100%;max-height:none;border-radius:0}.o .b,.o .p{display:none}}
@@ -92,7 +93,7 @@
 
   // --- the iframe (created lazily) and its postMessage channel ---
   function frame() {
-    if (S.frame) return S.frame;
+    if (S.frame || !S.box) return S.frame;
     const f = el("div", "f"), i = d.createElement("iframe");
     i.src = `${ORIGIN}/widget/frame/?app_id=${encodeURIComponent(S.appId)}`;
     i.title = (S.cfg && S.cfg.team_name) || t("chat");
@@ -152,17 +153,13 @@
   function preview(last) {
     if (S.prev) { S.prev.remove(); S.prev = null; }
     if (!last) return;
-    const p = el("div", "p");
-    p.setAttribute("role", "button");
-    p.tabIndex = 0;
-    p.innerHTML = "<strong></strong><span></span><button type=button>\u00d7</button>";
+    const p = el("div", "p", "<button type=button class=m><strong></strong><span></span></button><button type=button class=x>\u00d7</button>");
     p.querySelector("strong").textContent = last.name || t("newmsg");
     p.querySelector("span").textContent = last.text;
-    const x = p.querySelector("button");
+    const x = p.querySelector(".x");
     x.setAttribute("aria-label", t("dismiss"));
-    x.addEventListener("click", (e) => { e.stopPropagation(); preview(null); });
-    p.addEventListener("click", () => open());
-    p.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } });
+    x.addEventListener("click", () => preview(null));
+    p.querySelector(".m").addEventListener("click", () => open());
     S.box.appendChild(p);
     S.prev = p;
   }
@@ -216,8 +213,7 @@
     if (S.ov !== undefined) { d.documentElement.style.overflow = S.ov; S.ov = undefined; }
     label();
     post("close");
-    if (S.btn && (d.activeElement === S.host || d.activeElement === S.frame)) S.btn.focus();
-    else if (S.btn && d.activeElement && d.activeElement.tagName === "IFRAME") S.btn.focus();
+    if (S.btn && d.activeElement === S.host) S.btn.focus(); // focus was in the chat: back to the bubble
     emit("close");
   }
   const toggle = () => (S && S.open ? close() : open());

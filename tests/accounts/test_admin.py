@@ -1,6 +1,7 @@
 """The Django admin is scoped per tenant for owners and admins."""
 
 import pytest
+
 from django.contrib import admin as django_admin
 from django.test import Client
 from django.urls import reverse
@@ -175,13 +176,15 @@ def test_admin_role_rules_hold_in_admin(account, owner, admin_member, agent):
 
 
 @pytest.mark.django_db
-def test_tenant_admin_user_admin_hides_superuser_flags(tenant_admin, agent, other_agent):
+def test_tenant_admin_user_admin_hides_superuser_flags(tenant_admin, agent, other_agent, other_account):
+    factories.MembershipFactory(account=other_account, user=agent.user, role="admin")
     body = tenant_admin.get(_changelist(type(agent.user))).content.decode()
     assert "ana@acme.test" in body
     assert "agent@globex.test" not in body
     page = tenant_admin.get(_change(agent.user)).content.decode()
     assert 'name="is_superuser"' not in page
     assert 'name="is_staff"' not in page
+    assert "Globex" not in page  # the user's seat in another tenant stays hidden
     response = tenant_admin.post(
         _change(agent.user),
         {

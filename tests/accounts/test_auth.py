@@ -3,6 +3,7 @@
 import re
 
 import pytest
+
 from django.core import mail
 from django.urls import reverse
 
@@ -252,8 +253,9 @@ def test_profile_language_wins_over_browser(client_for, owner):
 def test_profile_avatar_upload(client_for, owner):
     from io import BytesIO
 
-    from django.core.files.uploadedfile import SimpleUploadedFile
     from PIL import Image
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
 
     buffer = BytesIO()
     Image.new("RGB", (8, 8), "#4F46E5").save(buffer, format="PNG")

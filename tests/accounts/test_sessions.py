@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse

@@ -1,6 +1,7 @@
 """Site settings pages: list, create, edit, business hours, identity secret."""
 
 import pytest
+
 from django.urls import reverse
 
 from accounts.forms import parse_intervals

@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone

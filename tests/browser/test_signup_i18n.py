@@ -11,6 +11,9 @@ from playwright.sync_api import expect
 from tests.browser.conftest import screenshot
 
 PHONE = {"width": 375, "height": 812}
+#: For failure messages: the elements that stick out of the viewport.
+WIDEST = """[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1)
+  .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
 EMAIL = "marta@panaderia.example"
 PASSWORD = "harina-Dulce-2025"
 
@@ -91,7 +94,8 @@ def test_signup_login_and_spanish(page, new_page, live_server_url):
     screenshot(page, "team-phone")
     page.goto(f"{base}/settings/sites/")
     page.locator("a.site-card").first.click()
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], page.evaluate(WIDEST)
     screenshot(page, "site-phone")
 
     # Anonymous pages on a phone, and the language switch under the card.
@@ -116,4 +120,4 @@ def test_signup_login_and_spanish(page, new_page, live_server_url):
     # No horizontal scrolling at 375 px.
     for path in ("/login/", "/signup/", "/password-reset/"):
         phone.goto(f"{base}{path}")
-        assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], phone.evaluate(WIDEST)

@@ -34,9 +34,22 @@ from conversations import events, services
 from conversations.models import Contact, Conversation, Message
 from core import realtime
 from tests import factories
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import SCREENSHOTS
 
 PHONE = {"width": 375, "height": 812}
+# In the chat iframe only: remember every socket, and make new ones fail while __blockWs is set.
+SOCKET_SPY = """
+if (location.pathname.indexOf("/widget/frame/") === 0) {
+  const Real = window.WebSocket;
+  window.__ws = [];
+  window.__blockWs = false;
+  window.WebSocket = function (url, protocols) {
+    const ws = new Real(window.__blockWs ? url.replace("/ws/widget/", "/ws/blocked/") : url, protocols);
+    window.__ws.push(ws);
+    return ws;
+  };
+}
+"""
 NEVER_OPEN = {"sun": [["00:00", "00:01"]]}  # business hours that are (almost) never open
 LIVE_TIMEOUT = 10_000
 
@@ -54,6 +67,13 @@ def eventually(fn, *, timeout: float = 10.0, message: str = "condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {message}")
         time.sleep(0.1)
+
+
+def screenshot(page, name: str) -> None:
+    """The viewport, as a visitor sees it (the widget is position: fixed)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(350)  # let the open/close transition finish
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 def off_loop(fn, *args, **kwargs):
@@ -135,6 +155,10 @@ def contact_message(site, text: str) -> Message:
         ),
         message=f"the visitor's message {text!r} in the database",
     )
+
+
+def chat_frame(page):
+    return next(f for f in page.frames if "/widget/frame/" in f.url)
 
 
 def user_hash(site, user_id: str) -> str:
@@ -249,7 +273,7 @@ def test_unread_badge_title_flash_and_message_event_while_closed(page, shop, oth
     assert ["unread", 1] in page.evaluate("got")
     screenshot(page, "widget-desktop-unread")
 
-    page.locator("charla-widget .p").click()  # the preview opens the chat
+    page.locator("charla-widget .p .m").click()  # the preview opens the chat
     expect(widget(page).get_by_text("Hi, how can I help?")).to_be_visible()
     expect(badge).to_be_hidden()
     page.wait_for_function("!document.title.startsWith('(')", timeout=5000)
@@ -405,8 +429,9 @@ def test_identity_verified_links_known_contact_and_bad_hash_is_refused(page, new
     intruder.goto(other_origin_url("shop/forged.html", host_html(shop.live, shop.site.app_id, boot=bad)))
     expect(bubble(intruder)).to_be_visible()
     bubble(intruder).click()
-    alert = widget(intruder).locator(".alert")
+    alert = widget(intruder).get_by_role("alert")
     expect(alert).to_contain_text("couldn't verify your identity")
+    expect(alert).to_contain_text("user_hash")
     expect(widget(intruder).locator("textarea")).to_be_hidden()
     screenshot(intruder, "widget-identity-error")
     assert Contact.objects.filter(account=shop.account).count() == 1
@@ -432,6 +457,55 @@ def test_identify_later_and_shutdown_forgets_the_visitor(page, shop, other_origi
     page.evaluate("Charla('shutdown')")
     expect(page.locator("charla-widget")).to_have_count(0, timeout=5000)
     assert page.evaluate(f"localStorage.getItem('{key}')") is None
+
+
+def test_reconnects_and_resumes_without_losing_or_duplicating(page, shop, other_origin_url):
+    page.add_init_script(SOCKET_SPY)
+    page.goto(other_origin_url("shop/resume.html", host_html(shop.live, shop.site.app_id)))
+    w = open_widget(page)
+    send(w, "Before the drop")
+    conversation = contact_message(shop.site, "Before the drop").conversation
+    frame = chat_frame(page)
+    frame.wait_for_function("window.__ws.length === 1 && window.__ws[0].readyState === 1")
+
+    # The connection drops; while it is down the agent answers and the visitor writes.
+    frame.evaluate("window.__blockWs = true; window.__ws.forEach((ws) => ws.close())")
+    expect(w.locator(".conn")).to_have_text("Reconnecting…")
+    agent_says(shop, conversation.pk, "Sent while you were away")
+    box = w.locator("textarea")
+    box.fill("Written while offline")
+    box.press("Enter")
+    frame.evaluate("window.__blockWs = false")
+
+    expect(w.get_by_text("Sent while you were away")).to_have_count(1, timeout=20_000)
+    expect(w.locator(".row.me", has_text="Written while offline")).to_have_attribute(
+        "data-status", "sent", timeout=20_000
+    )
+    expect(w.locator(".conn")).to_be_hidden()
+    assert Message.objects.filter(conversation=conversation, content="Written while offline").count() == 1
+    assert frame.evaluate("window.__ws.length") >= 2
+    # and live again afterwards
+    agent_says(shop, conversation.pk, "Back online")
+    expect(w.get_by_text("Back online")).to_have_count(1, timeout=LIVE_TIMEOUT)
+    expect(w.locator(".row")).to_have_count(5)  # 2 visitor + 2 agent + "joined" line: nothing doubled
+
+
+def test_page_views_on_boot_and_history_navigation(page, shop, other_origin_url):
+    url = other_origin_url("shop/trail.html", host_html(shop.live, shop.site.app_id))
+    page.goto(url)
+    w = open_widget(page)
+    send(w, "Just browsing")
+    contact = contact_message(shop.site, "Just browsing").conversation.contact
+    eventually(lambda: contact.page_views.filter(url=url).exists(), message="page view on boot")
+
+    page.evaluate("history.pushState({}, '', '/shop/pricing.html'); document.title = 'Pricing · Acme';")
+    pricing = url.replace("trail.html", "pricing.html")
+    eventually(lambda: Contact.objects.get(pk=contact.pk).current_page_url == pricing, message="pushState page view")
+    assert contact.page_views.get(url=pricing).title == "Pricing · Acme"
+    page.locator("#to-reviews").click()
+    eventually(lambda: contact.page_views.filter(url=f"{pricing}#reviews").exists(), message="hashchange page view")
+    page.go_back()
+    eventually(lambda: contact.page_views.filter(url=pricing).count() == 2, message="popstate page view")
 
 
 # --- (c) HTTP polling when WebSockets are blocked ------------------------------------
@@ -529,14 +603,11 @@ def test_strict_host_csp_still_works(page, shop, other_origin_url):
 
     launcher = bubble(page)
     expect(launcher).to_be_visible()
-    box = launcher.bounding_box()
-    assert box["width"] == 60 and box["height"] == 60, box  # styled: the shadow sheet applied
-    assert (
-        page.evaluate(
-            "getComputedStyle(document.querySelector('charla-widget').shadowRoot.querySelector('.b')).position"
-        )
-        == "fixed"
+    styles = page.evaluate(
+        "(() => { const s = getComputedStyle(document.querySelector('charla-widget').shadowRoot.querySelector('.b'));"
+        " return [s.position, s.width, s.height, s.borderRadius]; })()"
     )
+    assert styles == ["fixed", "60px", "60px", "50%"], styles  # the shadow stylesheet applied despite style-src 'none'
     w = open_widget(page)
     send(w, "Strict CSP here")
     message = contact_message(shop.site, "Strict CSP here")
@@ -594,6 +665,7 @@ def test_offline_mode_asks_for_email_and_still_takes_the_message(page, shop, oth
     page.goto(other_origin_url("shop/offline.html", host_html(shop.live, shop.site.app_id)))
     w = open_widget(page)
     expect(w.locator(".hd-st")).to_contain_text("Away")
+    expect(w.get_by_role("img", name="Away")).to_be_visible()
     expect(w.get_by_text("We're away right now. Leave your email")).to_be_visible()
     send(w, "Do you deliver to Portugal?")
     contact = contact_message(shop.site, "Do you deliver to Portugal?").conversation.contact
@@ -611,7 +683,7 @@ def test_spanish_from_boot_locale_and_queue_position(page, shop, other_origin_ur
     page.goto(other_origin_url("shop/es.html", host_html(shop.live, shop.site.app_id, boot={"locale": "es"})))
     expect(bubble(page)).to_have_attribute("aria-label", "Abrir chat")
     w = open_widget(page)
-    expect(w.locator(".hd-st")).to_contain_text("En línea")
+    expect(w.get_by_role("img", name="En línea")).to_be_visible()  # the status dot
     send(w, "¿Hacéis envíos a Canarias?")
     conversation = contact_message(shop.site, "¿Hacéis envíos a Canarias?").conversation
     # The routing engine may add queue_position to the visitor's conversation payload: shown when present.

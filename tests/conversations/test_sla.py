@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
@@ -31,22 +31,16 @@ def waiting(account, agent, supervisor, contact):
     return conversation
 
 
-def sla_events(events_list, kind):
-    return [e for e in events_list.named(kind)]
-
-
 def test_breach_exactly_once_at_30_minutes(waiting, agent, supervisor, capture_events):
-    with time_machine.travel(T0 + timedelta(minutes=29, seconds=59), tick=False):
-        with capture_events() as ev:
-            sla.sla_check()
+    with time_machine.travel(T0 + timedelta(minutes=29, seconds=59), tick=False), capture_events() as ev:
+        sla.sla_check()
     assert not ev.named("sla.breached")
     assert not Notification.objects.filter(kind="sla.breached").exists()
     assert not [m for m in mail.outbox if "SLA" in m.subject]
 
-    with time_machine.travel(T0 + timedelta(minutes=30), tick=False):
-        with capture_events() as ev:
-            alerts = sla.sla_check()
-            again = sla.sla_check()
+    with time_machine.travel(T0 + timedelta(minutes=30), tick=False), capture_events() as ev:
+        alerts = sla.sla_check()
+        again = sla.sla_check()
     assert [a.kind for a in alerts] == ["sla.breached"] and again == []
     (frame,) = ev.named("sla.breached")
     assert frame["data"]["conversation_id"] == waiting.pk
@@ -168,7 +162,7 @@ def test_business_hours_clock(account, supervisor, capture_events):
 def test_business_seconds_skip_holidays():
     site = factories.SiteFactory.build(
         timezone="UTC", business_hours={"mon": [["09:00", "10:00"]], "tue": [["09:00", "10:00"]]},
-        holidays=[datetime(2026, 3, 2).date()],
+        holidays=[date(2026, 3, 2)],
     )
     start = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     assert sla.business_seconds(site, start, start + timedelta(days=1, hours=2)) == 3600

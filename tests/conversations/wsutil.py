@@ -26,9 +26,14 @@ SITE_ORIGIN = "https://shop.example.test"
 
 
 @pytest.fixture(autouse=True)
-async def realtime_env(settings):
-    """Own channel prefix, no presence grace, generous limits, eager Celery."""
+async def realtime_env(settings, monkeypatch):
+    """Own channel prefix, no presence grace, generous limits, eager Celery
+    (but no offline-email task: it is tested on its own and costs a round of
+    queries per message)."""
     from config.celery import app as celery_app
+    from conversations import tasks
+
+    monkeypatch.setattr(tasks.message_notify_offline_task, "delay", lambda *args, **kwargs: None)
 
     layers = copy.deepcopy(settings.CHANNEL_LAYERS)
     layers["default"]["CONFIG"]["prefix"] = f"t{uuid.uuid4().hex[:10]}"

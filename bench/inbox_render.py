@@ -1,0 +1,147 @@
+"""Server time of the inbox pages on a large tenant, measured in-process.
+
+Seed first (a separate database is best; it adds 1.1 M rows):
+
+    DATABASE_URL=postgres://…/charla_bench .venv/bin/python manage.py migrate
+    DATABASE_URL=postgres://…/charla_bench .venv/bin/python manage.py bench_seed_inbox
+    DATABASE_URL=postgres://…/charla_bench .venv/bin/python bench/inbox_render.py [--iterations 200] [--markdown]
+
+Each page is rendered through Django's test client (middleware, session,
+auth, tenancy, templates: everything but the network), warmed up, then timed
+``--iterations`` times. Prints p50/p95/max per page and the queries each
+makes; ``--markdown`` prints the table for ``docs/performance.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+TARGET_P95_MS = 150.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--account", default="bench")
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+
+    import logging
+
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import Account, Membership
+    from conversations.management.commands.bench_seed_inbox import KNOWN_AGENT, SUPERVISOR
+    from conversations.models import Conversation, Message
+
+    logging.getLogger("charla.request").setLevel(logging.WARNING)
+    settings.DEBUG = False
+    if "testserver" not in settings.ALLOWED_HOSTS and "*" not in settings.ALLOWED_HOSTS:
+        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+
+    account = Account.objects.filter(slug=args.account).first()
+    if account is None:
+        print(f"No tenant '{args.account}': run `manage.py bench_seed_inbox` first.", file=sys.stderr)
+        return 2
+    agent = Membership.objects.select_related("user").get(account=account, user__email=KNOWN_AGENT)
+    supervisor = Membership.objects.select_related("user").get(account=account, user__email=SUPERVISOR)
+    big = (
+        Conversation.objects.filter(account=account, assignee=agent)
+        .exclude(status=Conversation.Status.CLOSED)
+        .order_by("-message_count")
+        .first()
+    )
+    size = {
+        "conversations": Conversation.objects.filter(account=account).count(),
+        "messages": Message.objects.filter(account=account).count(),
+        "queue": Conversation.objects.filter(account=account, status=Conversation.Status.QUEUED, assignee__isnull=True).count(),
+        "mine": Conversation.objects.filter(account=account, assignee=agent).exclude(status=Conversation.Status.CLOSED).count(),
+        "thread": big.message_count,
+    }
+
+    def client_for(membership) -> Client:
+        client = Client()
+        client.force_login(membership.user)
+        return client
+
+    agent_client, supervisor_client = client_for(agent), client_for(supervisor)
+    htmx = {"HTTP_HX_REQUEST": "true"}
+    conversation_url = f"/app/conversations/{big.pk}/"
+    cases = [
+        ("Queue (page)", agent_client, "/app/queue/", {}),
+        ("Mine (page)", agent_client, "/app/mine/", {}),
+        (f"Conversation, {big.message_count} messages (page)", agent_client, conversation_url, {}),
+        ("Queue rows (htmx)", agent_client, "/app/queue/", {**htmx, "HTTP_HX_TARGET": "conv-rows"}),
+        ("Mine rows (htmx)", agent_client, "/app/mine/", {**htmx, "HTTP_HX_TARGET": "conv-rows"}),
+        ("Conversation pane (htmx)", agent_client, conversation_url, {**htmx, "HTTP_HX_TARGET": "conversation-pane"}),
+        ("All open, supervisor (page)", supervisor_client, "/app/open/", {}),
+        ("Mine, search “financing” (htmx)", agent_client, "/app/mine/?q=financing", {**htmx, "HTTP_HX_TARGET": "conv-rows"}),
+        ("Nav counts (htmx)", agent_client, "/app/counts/", htmx),
+    ]
+
+    rows = []
+    for name, client, url, headers in cases:
+        for _ in range(args.warmup):
+            response = client.get(url, **headers)
+            assert response.status_code == 200, (url, response.status_code)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, **headers)
+        timings = []
+        for _ in range(args.iterations):
+            started = time.perf_counter()
+            client.get(url, **headers)
+            timings.append((time.perf_counter() - started) * 1000)
+        rows.append({
+            "name": name,
+            "p50": statistics.median(timings),
+            "p95": percentile(timings, 0.95),
+            "max": max(timings),
+            "queries": len(queries.captured_queries),
+            "kb": len(response.content) / 1024,
+        })
+
+    print(f"Tenant '{account.slug}': {size['conversations']:,} conversations, {size['messages']:,} messages; "
+          f"queue {size['queue']:,}, the agent's Mine {size['mine']:,}; thread of {size['thread']} messages. "
+          f"{args.iterations} timed requests per page after {args.warmup} warm-ups.")
+    if args.markdown:
+        print("\n| page | p50 ms | p95 ms | max ms | queries | HTML KB |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['name']} | {r['p50']:.1f} | {r['p95']:.1f} | {r['max']:.1f} | {r['queries']} | {r['kb']:.0f} |")
+    else:
+        width = max(len(r["name"]) for r in rows)
+        print(f"\n{'page':<{width}}  {'p50 ms':>8}  {'p95 ms':>8}  {'max ms':>8}  {'queries':>7}  {'KB':>5}")
+        for r in rows:
+            flag = "" if r["p95"] <= TARGET_P95_MS else "  > target"
+            print(f"{r['name']:<{width}}  {r['p50']:8.1f}  {r['p95']:8.1f}  {r['max']:8.1f}  {r['queries']:7d}  {r['kb']:5.0f}{flag}")
+    worst = max(r["p95"] for r in rows[:3])
+    print(f"\nTarget: p95 ≤ {TARGET_P95_MS:.0f} ms for Queue, Mine and the conversation — worst p95 {worst:.1f} ms: "
+          f"{'OK' if worst <= TARGET_P95_MS else 'MISSED'}")
+    return 0 if worst <= TARGET_P95_MS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Every realtime event the conversation services publish: its name, the
+groups it goes to and the keys of its payload (Zulip's test_events.py
+discipline). A new event or a changed shape must change this file."""
+
+from __future__ import annotations
+
+import pytest
+
+from conversations import services
+
+pytestmark = pytest.mark.django_db
+
+MESSAGE_KEYS = {
+    "id", "conversation_id", "client_id", "sender", "kind", "content", "payload",
+    "attachments", "status", "private", "created_at",
+}
+CONVERSATION_KEYS = {
+    "id", "status", "channel", "site_id", "assignee", "campaign", "contact", "priority", "lead_quality",
+    "outcome", "context", "unread", "unread_contact", "message_count", "last_message_preview", "created_at",
+    "queued_at", "assigned_at", "first_response_at", "last_message_at", "awaiting_reply_since", "snoozed_until",
+    "closed_at",
+}
+VISITOR_CONVERSATION_KEYS = {"id", "status", "assignee", "context", "unread", "last_message_at", "created_at", "closed_at"}
+META_KEYS = {"conversation_id", "account_id", "assignee_id", "campaign_id", "status"}
+
+
+def _only(events, name, groups):
+    matching = [e for e in events.named(name) if e["groups"] == groups]
+    assert len(matching) == 1, (name, groups, [(e["event"], e["groups"]) for e in events])
+    return matching[0]
+
+
+def test_message_created(agent, conversation, capture_events):
+    services.conversation_assign(conversation=conversation, assignee=agent)
+    with capture_events() as events:
+        services.message_send(conversation=conversation, sender_type="contact", content="hola", client_id="k")
+    to_agents = _only(events, "message.created", [f"conv.{conversation.pk}", f"member.{agent.pk}"])
+    assert set(to_agents["data"]) == {"message", "html"}
+    assert set(to_agents["data"]["message"]) == MESSAGE_KEYS
+    assert set(to_agents["meta"]) >= META_KEYS and to_agents["meta"]["audience"] == "agents"
+    to_visitor = _only(events, "message.created", [f"contact.{conversation.contact_id}"])
+    assert set(to_visitor["data"]) == {"message"}
+    assert to_visitor["meta"]["audience"] == "contact"
+
+
+def test_message_created_private_note_reaches_agents_only(agent, conversation, capture_events):
+    with capture_events() as events:
+        services.agent_message_send(membership=agent, conversation_id=conversation.pk, content="psst", private=True)
+    notes = events.named("message.created")
+    assert [e["groups"] for e in notes] == [[f"conv.{conversation.pk}"]]
+
+
+def test_message_updated(agent, conversation, capture_events):
+    message = services.agent_message_send(membership=agent, conversation_id=conversation.pk, content="hi").message
+    with capture_events() as events:
+        assert services.message_mark_delivered(account_id=conversation.account_id, message_id=message.pk)
+    agents = _only(events, "message.updated", [f"conv.{conversation.pk}", f"member.{agent.pk}"])
+    assert set(agents["data"]) == {"message", "html"}
+    assert agents["data"]["message"]["status"] == "delivered"
+    visitor = _only(events, "message.updated", [f"contact.{conversation.contact_id}"])
+    assert set(visitor["data"]["message"]) == MESSAGE_KEYS
+
+
+def test_message_read(agent, conversation, capture_events):
+    conversation = services.conversation_assign(conversation=conversation, assignee=agent)
+    message = services.message_send(conversation=conversation, sender_type="contact", content="q").message
+    with capture_events() as events:
+        services.message_mark_read(conversation=conversation, reader="agent", up_to_id=message.pk)
+    read = _only(
+        events, "message.read",
+        [f"conv.{conversation.pk}", f"member.{agent.pk}", f"contact.{conversation.contact_id}"],
+    )
+    assert read["data"] == {"conversation_id": conversation.pk, "reader": "agent", "up_to_id": message.pk}
+    assert set(read["meta"]) >= META_KEYS
+
+
+def test_typing(agent, conversation, capture_events):
+    conversation = services.conversation_assign(conversation=conversation, assignee=agent)
+    with capture_events() as events:
+        services.typing_set(conversation=conversation, who_type="agent", who_id=agent.pk, who_name="Ana", state="start")
+        services.typing_set(
+            conversation=conversation, who_type="agent", who_id=agent.pk, who_name="Ana", state="start", private=True
+        )
+        services.typing_set(
+            conversation=conversation, who_type="contact", who_id=conversation.contact_id, who_name="V", state="stop"
+        )
+    agent_typing, note_typing, visitor_typing = events.named("typing")
+    assert agent_typing["groups"] == [f"conv.{conversation.pk}", f"member.{agent.pk}", f"contact.{conversation.contact_id}"]
+    assert agent_typing["data"] == {
+        "conversation_id": conversation.pk, "who": {"type": "agent", "id": agent.pk, "name": "Ana"}, "state": "start",
+    }
+    assert note_typing["groups"] == [f"conv.{conversation.pk}", f"member.{agent.pk}"]
+    assert visitor_typing["groups"] == [f"conv.{conversation.pk}", f"member.{agent.pk}"]
+    assert set(visitor_typing["meta"]) >= META_KEYS
+
+
+def test_conversation_created(contact, capture_events):
+    with capture_events() as events:
+        services.contact_message_send(contact=contact, client_id="first", content="hi")
+    created = events.named("conversation.created")
+    agents = _only(events, "conversation.created", [f"acct.{contact.account_id}"])
+    assert set(agents["data"]) == {"conversation", "html"}
+    assert set(agents["data"]["conversation"]) >= CONVERSATION_KEYS
+    assert agents["meta"]["audience"] == "agents" and set(agents["meta"]) >= META_KEYS
+    visitor = _only(events, "conversation.created", [f"contact.{contact.pk}"])
+    assert set(visitor["data"]) == {"conversation"}
+    assert set(visitor["data"]["conversation"]) >= VISITOR_CONVERSATION_KEYS
+    assert len(created) == 2
+
+
+def test_conversation_updated(agent, agent2, supervisor, conversation, capture_events):
+    services.conversation_assign(conversation=conversation, assignee=agent)
+    with capture_events() as events:
+        services.conversation_assign(conversation=conversation, assignee=agent2, by=supervisor)
+    agents = _only(
+        events, "conversation.updated",
+        [f"acct.{conversation.account_id}", f"member.{agent.pk}", f"member.{agent2.pk}"],
+    )
+    assert set(agents["data"]) == {"conversation", "html"}
+    assert set(agents["data"]["conversation"]) >= CONVERSATION_KEYS
+    # The previous assignee is addressed on purpose: their socket forwards it.
+    assert agents["meta"]["member_ids"] == [agent.pk, agent2.pk]
+    visitor = _only(events, "conversation.updated", [f"contact.{conversation.contact_id}"])
+    assert set(visitor["data"]["conversation"]) >= VISITOR_CONVERSATION_KEYS
+
+
+def test_presence_contact(contact, capture_events):
+    with capture_events() as events:
+        services.contact_connection_opened(contact=contact, channel_name="test.chan")
+        services.contact_page_view(contact=contact, url="https://shop.example.test/a", title="A")
+    online, page = events.named("presence")
+    assert online["groups"] == page["groups"] == [f"acct.{contact.account_id}"]
+    assert set(online["data"]) == {"contact_id", "online", "page_url", "page_title"}
+    assert online["data"]["online"] is True
+    assert page["data"]["page_url"] == "https://shop.example.test/a"
+    services.contact_connection_closed(contact=contact, channel_name="test.chan")
+
+
+def test_presence_member(agent, capture_events):
+    with capture_events() as events:
+        services.member_set_availability(membership=agent, availability="away")
+    presence = _only(events, "presence", [f"acct.{agent.account_id}"])
+    assert presence["data"] == {"member_id": agent.pk, "availability": "away", "name": agent.user.display_name}
+
+
+def test_session_revoked(contact, capture_events):
+    with capture_events() as events:
+        services.visitor_token_revoke(contact=contact)
+    revoked = _only(events, "session.revoked", [f"contact.{contact.pk}"])
+    assert revoked["data"] == {"contact_id": contact.pk}
+    assert revoked["meta"] == {"account_id": contact.account_id, "audience": "contact"}
