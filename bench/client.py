@@ -380,7 +380,8 @@ async def open_loop(live: Live, hub: Hub, *, prefix: str, rate: float, total: in
 
 
 async def closed_loop(live: Live, hub: Hub, *, prefix: str, duration: float, drain: float,
-                      per_visitor: int | None = None) -> tuple[Run, dict]:
+                      per_visitor: int | None = None, max_in_flight: int | None = None,
+                      ack_timeout: float = 120.0) -> tuple[Run, dict]:
     """Every visitor sends its next message as soon as the previous one is
     acknowledged, for ``duration`` seconds (or exactly ``per_visitor``
     messages each, within ``duration``): the server's saturation rate."""
@@ -390,23 +391,25 @@ async def closed_loop(live: Live, hub: Hub, *, prefix: str, duration: float, dra
     t0 = now()
     end = t0 + duration
     timeouts = 0
+    gate = asyncio.Semaphore(max_in_flight or len(live.convs))
 
     async def visitor(i: int) -> None:
         nonlocal timeouts
         conv, sock = live.convs[i], live.visitors[i]
         s = 0
         while now() < end and (per_visitor is None or s < per_visitor):
-            cid = f"{prefix}-{i}-{s}"
-            waiter = loop.create_future()
-            run.waiters[cid] = waiter
-            run.register(cid, conv.id, s, now())
-            s += 1
-            await sock.ws.send(live.target.send_frame(conv, cid, _content(cid)))
-            try:
-                await asyncio.wait_for(waiter, 30)
-            except TimeoutError:
-                timeouts += 1
-                return
+            async with gate:
+                cid = f"{prefix}-{i}-{s}"
+                waiter = loop.create_future()
+                run.waiters[cid] = waiter
+                run.register(cid, conv.id, s, now())
+                s += 1
+                await sock.ws.send(live.target.send_frame(conv, cid, _content(cid)))
+                try:
+                    await asyncio.wait_for(waiter, ack_timeout)
+                except TimeoutError:
+                    timeouts += 1
+                    return
 
     await asyncio.gather(*(visitor(i) for i in range(len(live.convs))))
     t_end = now()

@@ -144,11 +144,11 @@ class Plan:
 def make_plan(args: argparse.Namespace) -> Plan:
     if args.full:
         plan = Plan("full", sizes=[50, 500, 1000], rates=[100, 250, 500], duration=10, closed_duration=10,
-                    check_size=1000, check_messages=10_000, check_budget=300, burst_size=1000, burst_per_conversation=3,
+                    check_size=1000, check_messages=10_000, check_budget=900, burst_size=1000, burst_per_conversation=1,
                     idle=10_000, compare=args.compare, compare_size=1000, apps=["charla", "floor"])
     else:
         plan = Plan("quick", sizes=[100], rates=[100, 250], duration=5, closed_duration=5,
-                    check_size=100, check_messages=2_000, check_budget=120, burst_size=100, burst_per_conversation=3,
+                    check_size=100, check_messages=2_000, check_budget=240, burst_size=100, burst_per_conversation=1,
                     idle=1_000, compare=args.compare, compare_size=200, apps=["charla", "floor"])
     if args.sizes:
         plan.sizes = [int(x) for x in args.sizes.split(",")]
@@ -210,7 +210,7 @@ class Bench:
                     "app": app, "conversations": n, "agent_sockets": len(live.agent_socks)}
             log(f"{variant.name}/{app}: {n} conversations live ({len(live.visitors)} visitor + "
                 f"{len(live.agent_socks)} agent sockets in {live.connect_seconds:.1f}s)")
-            wu = await warmup(live, hub, self.prefix())
+            wu = await warmup(live, hub, self.prefix(), timeout=240)
             if not wu["ok"]:
                 self.problems.append(f"{variant.name}/{app}/n={n}: warm-up incomplete {wu['delivered']}/{wu['sent']} errors={wu['errors']} stray={dict(hub.stray)}")
                 log(f"  WARM-UP INCOMPLETE: {wu['delivered']}/{wu['sent']} delivered, errors={wu['errors']}, stray={dict(hub.stray)}")
@@ -242,7 +242,7 @@ class Bench:
                 prefix = self.prefix()
                 cpu = CpuProbe(server)
                 run, extra = await closed_loop(live, hub, prefix=prefix, duration=plan.check_budget, drain=60,
-                                               per_visitor=per_visitor)
+                                               per_visitor=per_visitor, max_in_flight=100)
                 row = self.record({**base, "mode": "check", "rate": None}, run, extra, cpu.result())
                 db = await asyncio.to_thread(data.check_run, app=app, prefix=prefix, sent=run.sent,
                                              target=per_visitor * n)
@@ -255,9 +255,9 @@ class Bench:
                     f"(agent saw: order violations={run.agent_order_violations}, dup={run.dup_deliveries}, "
                     f"missing={row['missing']}) -> {'OK' if db['ok'] else 'FAILED'}")
                 await asyncio.sleep(1)
-            if do_burst and n == plan.burst_size:
+            if do_burst and (n == plan.burst_size or variant is not BASELINE):
                 cpu = CpuProbe(server)
-                run, extra = await burst(live, hub, prefix=self.prefix(), per_conversation=plan.burst_per_conversation, drain=60)
+                run, extra = await burst(live, hub, prefix=self.prefix(), per_conversation=plan.burst_per_conversation, drain=180)
                 self.record({**base, "mode": "burst", "rate": None}, run, extra, cpu.result())
             await live.close()
             await asyncio.sleep(2)  # disconnect handlers
@@ -297,14 +297,13 @@ class Bench:
 
     def comparisons(self) -> None:
         n = self.plan.compare_size
-        rate = max(self.plan.rates)
         for variant in VARIANTS:
             apps = ["charla", "floor"] if variant.name in ("daphne", "core-layer") else ["charla"]
             for app in apps:
                 if app not in self.plan.apps:
                     continue
                 self.run_server(variant, app, lambda s, v=variant, app=app: self.scenario(
-                    v, app, s, [n], rates=[rate], closed=True, do_burst=True, check=False))
+                    v, app, s, [n], rates=[], closed=True, do_burst=True, check=False))
 
 
 def wait_quiet(timeout: float, threshold: float = 1.0) -> float:

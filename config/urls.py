@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.views import home
+from conversations import views_transcript
 from core import health
 
 urlpatterns = [
@@ -22,7 +23,13 @@ urlpatterns = [
     # Widget: HTTP API (session, polling fallback, uploads) and the loader/iframe.
     path("api/widget/v1/", include("conversations.api.widget_urls")),
     path("", include("conversations.widget_urls")),
-    # Agent inbox.
+    # Agent inbox (the transcript download sits beside it).
+    path(
+        "app/conversations/<int:conversation_id>/transcript.pdf",
+        views_transcript.transcript_download,
+        name="transcript_download",
+    ),
+    path("transcripts/<str:token>/", views_transcript.transcript_public, name="transcript_public"),
     path("app/", include("conversations.urls")),
     path("settings/campaigns/", include("campaigns.urls")),
     path("", include("core.urls")),

@@ -145,6 +145,14 @@ class Conversation(AccountScopedModel):
             models.Index(fields=["account", "-last_message_at", "-id"], name="conv_recent_idx"),
             models.Index(fields=["account", "contact", "-created_at"], name="conv_contact_idx"),
             models.Index(fields=["account", "campaign", "status"], name="conv_campaign_idx"),
+            # Beat sweeps scan every tenant by time; small partial indexes
+            # keep them cheap (docs/decisions.md).
+            models.Index(
+                fields=["awaiting_reply_since"], name="conv_sla_due_idx",
+                condition=Q(awaiting_reply_since__isnull=False, sla_breached_at__isnull=True),
+            ),
+            models.Index(fields=["last_message_at"], name="conv_idle_idx", condition=~Q(status="closed")),
+            models.Index(fields=["snoozed_until"], name="conv_snoozed_idx", condition=Q(status="snoozed")),
         ]
 
     def __str__(self) -> str:

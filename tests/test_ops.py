@@ -122,8 +122,17 @@ def periodic_registry(monkeypatch):
     from core.management.commands import setup_periodic_tasks
 
     registry = {"charla.ops-test": {"task": "core.tasks.ops_test", "every_seconds": 30}}
-    monkeypatch.setattr(setup_periodic_tasks, "PERIODIC_TASKS", registry)
+    monkeypatch.setattr(setup_periodic_tasks, "collect_registry", lambda: registry)
     return registry
+
+
+def test_setup_periodic_tasks_collects_every_apps_schedule(db):
+    from django_celery_beat.models import PeriodicTask
+
+    run("setup_periodic_tasks")
+
+    names = set(PeriodicTask.objects.filter(name__startswith="charla.").values_list("name", flat=True))
+    assert {"charla.routing_sweep", "charla.sla_check", "charla.auto_close"} <= names
 
 
 def test_setup_periodic_tasks_is_idempotent(db, periodic_registry):

@@ -25,7 +25,7 @@ from core.tenancy import member_required
 
 from .. import services
 from ..forms import AvailabilityForm, ListFilterForm
-from ..selectors import conversation_list, members_with_load
+from ..selectors import conversation_list
 from . import _reads
 from ._common import (
     config_strings,
@@ -77,7 +77,7 @@ def team_list(request: HttpRequest) -> list[Membership]:
     if cached is None:
         membership = member(request)
         cached = sorted(
-            members_with_load(account_id=membership.account_id),
+            _reads.members_with_open_load(account_id=membership.account_id),
             key=lambda m: (AVAILABILITY_ORDER.get(m.availability, 3), m.user.display_name.lower()),
         )
         request._inbox_team = cached  # type: ignore[attr-defined]
@@ -109,10 +109,11 @@ def list_state(request: HttpRequest, view: str) -> dict[str, Any]:
         channel=filters.get("channel"),
         campaign_id=filters.get("campaign"),
         priority=filters.get("priority"),
-        search=filters.get("q"),
     )
+    if filters.get("q"):
+        qs = _reads.search_filter(qs, account_id=account_id, term=filters["q"])
     after = request.GET.get("after", "")
-    page = _reads.conversation_page(qs, view=view, after=after)
+    page = _reads.conversation_page(qs, account_id=account_id, view=view, after=after)
     query = urlencode(filters)
     list_url = reverse(f"inbox:{view}")
     more_url = ""

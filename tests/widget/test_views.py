@@ -116,3 +116,13 @@ def test_install_snippet_partial(rf, site):
     assert "http://testserver/widget.js" in html
     assert "hashlib.sha256" in html and "createHmac" in html and "hash_hmac" in html
     assert site.identity_secret not in html
+
+
+def test_install_snippet_partial_with_public_url(rf, site):
+    from django.template.loader import render_to_string
+
+    html = render_to_string(
+        "conversations/widget/install_snippet.html",
+        {"site": site, "request": rf.get("/"), "public_url": "https://chat.example.com"},
+    )
+    assert '<script src="https://chat.example.com/widget.js" data-app-id="' in html.replace("&lt;", "<").replace("&gt;", ">")

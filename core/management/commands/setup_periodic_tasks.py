@@ -10,8 +10,9 @@ every `make run` / `make test` and on each deploy:
   are deleted, so removing an entry here removes the job;
 * rows with any other name (made by hand in /admin/) are left alone.
 
-To add a job, add an entry below (the task is named by its dotted path, so
-nothing is imported here and ``core`` stays at the bottom of the layers)::
+To add a job, add an entry to ``PERIODIC_TASKS`` in the app's ``periodic.py``
+(collected through the app registry, so ``core`` imports no domain app; the
+task is named by its dotted path)::
 
     "charla.routing-sweep": {"task": "conversations.tasks.routing_sweep", "every_seconds": 30},
 
@@ -29,7 +30,30 @@ from django.db import transaction
 PREFIX = "charla."
 
 #: name -> {"task": dotted path, "every_seconds": N, ...}. Names start with PREFIX.
+#: Core's own jobs; each installed app adds its own in ``<app>/periodic.py``.
 PERIODIC_TASKS: dict[str, dict] = {}
+
+
+def collect_registry() -> dict[str, dict]:
+    """Core's entries plus every installed app's ``periodic.PERIODIC_TASKS``.
+
+    Apps are found through the app registry (no static import), so core
+    stays at the bottom of the layers."""
+    import importlib
+    import importlib.util
+
+    from django.apps import apps
+
+    registry = dict(PERIODIC_TASKS)
+    for config in apps.get_app_configs():
+        module_name = f"{config.name}.periodic"
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        for name, spec in getattr(importlib.import_module(module_name), "PERIODIC_TASKS", {}).items():
+            if name in registry:
+                raise CommandError(f"Periodic task {name!r} is defined twice.")
+            registry[name] = spec
+    return registry
 
 
 def _validate(registry: dict[str, dict]) -> None:
@@ -47,7 +71,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
 
-        registry = PERIODIC_TASKS
+        registry = collect_registry()
         _validate(registry)
         created = updated = 0
         for name, spec in registry.items():
