@@ -40,7 +40,7 @@ async def measure(server: Server, target: Target, urls: list[str], *, concurrenc
     failures = [repr(t.exception())[:200] for t in done if not t.cancelled() and t.exception() is not None]
     connect_seconds = time.perf_counter() - t0
 
-    await asyncio.sleep(5)  # let connect handlers and presence settle
+    await asyncio.sleep(min(5.0, idle_seconds))  # let connect handlers and presence settle
     cpu0, w0 = server.cpu_seconds(), time.perf_counter()
     await asyncio.sleep(idle_seconds)
     idle_cpu_pct = (server.cpu_seconds() - cpu0) / (time.perf_counter() - w0) * 100
@@ -57,7 +57,7 @@ async def measure(server: Server, target: Target, urls: list[str], *, concurrenc
     alive_closed = hub.closed
 
     await close_all(socks)
-    await asyncio.sleep(5)
+    await asyncio.sleep(min(5.0, idle_seconds))
     rss_closed = server.rss_kb()
     opened = len(socks)
     return {

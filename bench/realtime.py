@@ -12,8 +12,8 @@ Topology (representative of the product, see bench/README.md): accounts of
 ``member.<id>``; every message goes through ``contact_message_send`` into
 PostgreSQL (database ``charla_bench``).
 
-    .venv/bin/python -m bench.realtime --quick        # ~2 min
-    .venv/bin/python -m bench.realtime --full         # ~15 min
+    .venv/bin/python -m bench.realtime --quick        # ~2-3 min
+    .venv/bin/python -m bench.realtime --full         # ~30-40 min on a busy 2-core machine
     .venv/bin/python -m bench.realtime --full --compare   # + daphne, core layer, DB connections
 """
 
@@ -35,6 +35,7 @@ from typing import Any
 
 from . import data
 from . import env as benv
+from . import profile as profiler
 from .client import Hub, Live, Target, burst, closed_loop, open_loop, raise_nofile, warmup
 from .idle_sockets import idle_urls
 from .idle_sockets import measure as measure_idle
@@ -136,6 +137,8 @@ class Plan:
     compare: bool
     compare_size: int
     apps: list[str]
+    idle_apps: list[str]
+    idle_seconds: float
     agents_per_account: int = 4
     convs_per_agent: int = 5
     delivery: str = "assigned"
@@ -145,11 +148,13 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.full:
         plan = Plan("full", sizes=[50, 500, 1000], rates=[100, 250, 500], duration=10, closed_duration=10,
                     check_size=1000, check_messages=10_000, check_budget=900, burst_size=1000, burst_per_conversation=1,
-                    idle=10_000, compare=args.compare, compare_size=1000, apps=["charla", "floor"])
+                    idle=10_000, compare=args.compare, compare_size=1000, apps=["charla", "floor"],
+                    idle_apps=["charla", "floor"], idle_seconds=10)
     else:
-        plan = Plan("quick", sizes=[100], rates=[100, 250], duration=5, closed_duration=5,
-                    check_size=100, check_messages=2_000, check_budget=240, burst_size=100, burst_per_conversation=1,
-                    idle=1_000, compare=args.compare, compare_size=200, apps=["charla", "floor"])
+        plan = Plan("quick", sizes=[100], rates=[50, 100], duration=5, closed_duration=5,
+                    check_size=100, check_messages=500, check_budget=120, burst_size=100, burst_per_conversation=1,
+                    idle=500, compare=args.compare, compare_size=200, apps=["charla", "floor"], idle_apps=["charla"],
+                    idle_seconds=5)
     if args.sizes:
         plan.sizes = [int(x) for x in args.sizes.split(",")]
     if args.rates:
@@ -173,6 +178,8 @@ class Bench:
         self.checks: list[dict[str, Any]] = []
         self.idle: list[dict[str, Any]] = []
         self.problems: list[str] = []
+        self.profiles: list[dict[str, Any]] = []
+        self.profile = False
         self._n = 0
 
     def prefix(self) -> str:
@@ -231,8 +238,19 @@ class Bench:
                 await asyncio.sleep(1)
             if closed:
                 cpu = CpuProbe(server)
+                spy = None
+                if self.profile and n == max(sizes) and profiler.available():
+                    spy_out = benv.LOGS / f"pyspy-{variant.name}-{app}-{n}.txt"
+                    spy = profiler.start(server.pid, max(2, plan.closed_duration - 1), spy_out)
                 run, extra = await closed_loop(live, hub, prefix=self.prefix(), duration=plan.closed_duration, drain=60)
-                self.record({**base, "mode": "closed", "rate": None}, run, extra, cpu.result())
+                row = self.record({**base, "mode": "closed", "rate": None}, run, extra, cpu.result())
+                if spy is not None:
+                    spy.wait(timeout=60)
+                    if spy_out.exists():
+                        row["profile"] = profiler.fold(spy_out)
+                        self.profiles.append({"variant": variant.name, "app": app, "conversations": n,
+                                              "server_cpu_ms_per_msg": row["server_cpu_ms_per_msg"], **row["profile"]})
+                        log(f"  profile {app}: " + ", ".join(f"{k} {v}%" for k, v in list(row["profile"]["parts"].items())[:8]))
                 await asyncio.sleep(1)
             if check and n == plan.check_size:
                 # Correctness: exactly check_messages, spread evenly, each visitor
@@ -281,7 +299,7 @@ class Bench:
                 BASELINE, app, s, plan.sizes, rates=plan.rates, closed=True, do_burst=True, check=True))
 
     def idle_sockets(self) -> None:
-        for app in self.plan.apps:
+        for app in [a for a in self.plan.idle_apps if a in self.plan.apps]:
             def fn(server: Server, app=app):
                 target = Target(app, server.port)
                 return self._idle(server, target)
@@ -289,7 +307,8 @@ class Bench:
 
     async def _idle(self, server: Server, target: Target) -> None:
         log(f"idle sockets: {self.plan.idle} x {target.app} on one {server.kind} process")
-        res = await measure_idle(server, target, idle_urls(target, self.ds, self.plan.idle))
+        res = await measure_idle(server, target, idle_urls(target, self.ds, self.plan.idle),
+                                 idle_seconds=self.plan.idle_seconds)
         self.idle.append(res)
         log(f"  opened {res['opened']}/{res['requested']} in {res['connect_seconds']}s; RSS {res['rss_before_kb']} -> "
             f"{res['rss_after_kb']} kB = {res['kb_per_socket']} kB/socket; pongs {res['pongs']}/{res['ping_sample']}; "
@@ -369,6 +388,7 @@ def write_results(bench: Bench, plan: Plan, started: str, seconds: float, argv: 
         "runs": bench.results,
         "checks": bench.checks,
         "idle": bench.idle,
+        "profiles": bench.profiles,
         "problems": bench.problems,
     }
     stamp = started.replace(":", "").replace("-", "")[:15]
@@ -385,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="100 conversations, 100 and 250 msg/s, 1,000 idle sockets (~2 min)")
+    mode.add_argument("--quick", action="store_true", help="100 conversations, 50 and 100 msg/s, 500 idle sockets (~2-3 min)")
     mode.add_argument("--full", action="store_true", help="50/500/1,000 conversations, 100/250/500 msg/s, 10,000 idle sockets")
     parser.add_argument("--compare", action="store_true", help="also daphne, RedisChannelLayer (core), DB_POOL=false")
     parser.add_argument("--only-compare", action="store_true", help="skip the main matrix and idle sockets")
@@ -396,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apps", help="charla,floor (default both)")
     parser.add_argument("--delivery", choices=["assigned", "join"], default="assigned",
                         help="agents get message.created on member.<id> (assigned) or after conversation.join")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy --gil on the server during the largest closed-loop run (needs py-spy)")
     parser.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                         help="wait up to SECONDS for the 1-min load average to fall below 1 (shared machines)")
     parser.add_argument("--wait-for-consumers", type=float, default=0, metavar="SECONDS",
@@ -420,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"dataset: {len(ds.convs)} conversations, {len(ds.agents)} agents, {len(ds.idle_tokens)} idle visitors")
 
     bench = Bench(plan, ds, secrets.token_hex(2))
+    bench.profile = args.profile
     try:
         if not args.only_compare:
             bench.main_matrix()

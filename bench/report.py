@@ -138,6 +138,12 @@ def markdown(doc: dict) -> str:
                 _table(["variant", "server", "layer", "db", "app", "mode", "value", "p50 ms", "p99 ms", "missing", "server CPU %",
                         "server CPU ms/msg", "load 1m"],
                        cmp_rows), ""]
+    if doc.get("profiles"):
+        out += ["## Where the server's CPU goes (py-spy --gil, closed loop)", ""]
+        for p in doc["profiles"]:
+            out += [f"**{p['app']}**, {p['conversations']} conversations, {p['server_cpu_ms_per_msg']} ms server CPU per message, "
+                    f"{p['samples']} samples:", "",
+                    _table(["part", "% of GIL-holding samples"], [[k, v] for k, v in p["parts"].items()]), ""]
     if doc.get("problems"):
         out += ["## Problems", ""] + [f"- {p}" for p in doc["problems"]] + [""]
     return "\n".join(out)

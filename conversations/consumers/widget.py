@@ -212,6 +212,7 @@ class WidgetConsumer(RealtimeConsumer):
         await super().forward(frame, meta)
         kind = frame.get("type")
         if kind == "session.revoked":
+            self.ready = False
             await self.close(code=CLOSE_UNAUTHENTICATED, reason=_("Your chat session was ended."))
             return
         if kind != "message.created":

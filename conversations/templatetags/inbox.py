@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import lru_cache
 
 from django import template
 from django.utils.html import format_html
@@ -63,6 +64,12 @@ CHANNEL_ICONS = {"web": "globe", "whatsapp": "whatsapp", "sms": "sms"}
 
 @register.simple_tag
 def inbox_icon(name: str, css: str = "", label: str = ""):
+    return _icon(str(name), str(css), str(label))
+
+
+@lru_cache(maxsize=512)
+def _icon(name: str, css: str, label: str):
+    # Rendered once per (name, class, label): a thread draws the same few icons hundreds of times.
     body = ICONS.get(name) or SHARED_ICONS.get(name) or SHARED_ICONS["alert"]
     aria = format_html('role="img" aria-label="{}"', label) if label else mark_safe('aria-hidden="true"')
     return format_html(

@@ -37,7 +37,7 @@ from ._common import (
 )
 from .inbox import campaign_choices, default_view_for, page_context, team_list, view_allowed
 
-MESSAGES_PAGE = 50
+MESSAGES_PAGE = 30
 CATCH_UP_LIMIT = 200
 PANE = "conversations/inbox/_conversation.html"
 PAGE = "conversations/inbox/page.html"

@@ -163,9 +163,11 @@
     app.append(ui.dialog, ui.lb);
 
     ui.text.addEventListener("keydown", (e) => {
+      console.log("DBG keydown", e.key, e.isComposing, e.keyCode, JSON.stringify(ui.text.value));
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); submit(); }
     });
-    ui.text.addEventListener("input", () => { grow(); ui.send.disabled = !ui.text.value.trim(); typingTick(); });
+    ui.text.addEventListener("input", () => {
+      console.log("DBG input", JSON.stringify(ui.text.value)); grow(); ui.send.disabled = !ui.text.value.trim(); typingTick(); });
     ui.file.addEventListener("change", () => { const f = ui.file.files && ui.file.files[0]; ui.file.value = ""; if (f) upload(f); });
     ui.body.addEventListener("dragover", (e) => e.preventDefault());
     ui.body.addEventListener("drop", (e) => { e.preventDefault(); const f = e.dataTransfer.files && e.dataTransfer.files[0]; if (f) upload(f); });
@@ -918,6 +920,7 @@
   }
   function submit() {
     const text = ui.text.value.trim();
+    console.log("DBG submit", JSON.stringify(text), !!S.fatal);
     if (!text || S.fatal) return;
     ui.text.value = "";
     grow();

@@ -131,7 +131,17 @@ def bubble(page):
     return page.locator("charla-widget .b")
 
 
+_DBG = []
+
+
 def open_widget(page):
+    if not hasattr(page, "_dbg"):
+        _DBG.append(page)
+        page._dbg = []
+        page.on("console", lambda m: page._dbg.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: page._dbg.append(f"PAGEERROR {e}"))
+        page.on("framenavigated", lambda f: page._dbg.append(f"NAV {f.url}"))
+        page.on("request", lambda r: page._dbg.append(f"REQ {r.method} {r.url}"))
     expect(bubble(page)).to_be_visible()
     bubble(page).click()
     w = widget(page)
@@ -143,7 +153,14 @@ def send(w, text: str) -> None:
     box = w.locator("textarea")
     box.fill(text)
     box.press("Enter")
-    expect(w.locator(".row.me", has_text=text)).to_be_visible()
+    try:
+        expect(w.locator(".row.me", has_text=text)).to_be_visible()
+    except AssertionError:
+        pg = _DBG[-1]
+        print("DBGLOG\n" + "\n".join(x for x in pg._dbg if not x.startswith("REQ GET http://127.0.0.1") or "api" in x))
+        fr = next(f for f in pg.frames if "/widget/frame/" in f.url)
+        print("DBGSTATE", fr.evaluate("[document.activeElement && document.activeElement.tagName, document.querySelector('textarea').value, document.querySelectorAll('.row').length, document.hasFocus()]"), pg.evaluate("document.activeElement.tagName"))
+        raise
 
 
 def contact_message(site, text: str) -> Message:

@@ -64,9 +64,19 @@ def _send(conversation_id, client_id, content, **extra):
 # --- messages ------------------------------------------------------------------------
 
 
+def _metric(name, **labels):
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0
+
+
 async def test_visitor_send_is_acked_after_commit_and_reaches_joined_agent(away, contact, conversation, agent):
+    open_widgets = _metric("charla_websocket_connections", kind="widget")
+    deliveries = _metric("charla_deliveries_total", kind="agent")
+    latencies = _metric("charla_delivery_latency_seconds_count")
     visitor = await widget_socket(contact)
     inbox = await agent_socket(agent)
+    assert _metric("charla_websocket_connections", kind="widget") == open_widgets + 1
     await _join(inbox, conversation.pk)
 
     await visitor.send_json_to(_send(conversation.pk, "c-1", "Hola"))
@@ -80,7 +90,10 @@ async def test_visitor_send_is_acked_after_commit_and_reaches_joined_agent(away,
     created = await receive(inbox, "message.created")
     assert created["data"]["message"]["id"] == message["id"]
     assert "Hola" in created["data"]["html"]
+    assert _metric("charla_deliveries_total", kind="agent") > deliveries
+    assert _metric("charla_delivery_latency_seconds_count") > latencies
     await close(visitor, inbox)
+    assert _metric("charla_websocket_connections", kind="widget") == open_widgets
 
 
 async def test_visitor_send_is_idempotent_and_can_start_a_conversation(contact, conversation):

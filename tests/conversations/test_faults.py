@@ -189,3 +189,4 @@ async def test_two_tabs_racing_the_same_client_ids_store_each_once(contact, conv
     assert sorted(c for _i, c in rows) == sorted(client_ids)
     assert {c: i for i, c in rows} == ids1
     await close(tab1, tab2)
+

@@ -277,20 +277,23 @@ def test_older_messages_keyset_and_catch_up(account, agent, htmx_client_for, cli
 
     page = html(client_for(agent).get(f"/app/conversations/{conversation.pk}/"))
     shown = [int(x) for x in re.findall(r'id="msg-(\d+)"', page)]
-    assert shown == ids[-50:]
-    assert f"messages/?before={ids[10]}" in page
+    assert shown == ids[-30:]
+    assert f"messages/?before={ids[30]}" in page
 
-    older = html(client.get(f"/app/conversations/{conversation.pk}/messages/?before={ids[10]}"))
-    assert [int(x) for x in re.findall(r'id="msg-(\d+)"', older)] == ids[:10]
+    older = html(client.get(f"/app/conversations/{conversation.pk}/messages/?before={ids[30]}"))
+    assert [int(x) for x in re.findall(r'id="msg-(\d+)"', older)] == ids[:30]
     assert "Load older messages" not in older and "Conversation started" in older
+    middle = html(client.get(f"/app/conversations/{conversation.pk}/messages/?before={ids[50]}"))
+    assert [int(x) for x in re.findall(r'id="msg-(\d+)"', middle)] == ids[20:50]
+    assert f"messages/?before={ids[20]}" in middle
 
     after = client.get(f"/app/conversations/{conversation.pk}/messages/?after={ids[-3]}")
     assert [int(x) for x in re.findall(r'id="msg-(\d+)"', html(after))] == ids[-2:]
     assert after["X-Charla-More"] == "0"
 
     # Without htmx the older page is a real page.
-    no_js = client_for(agent).get(f"/app/conversations/{conversation.pk}/messages/?before={ids[10]}")
-    assert no_js.status_code == 302 and no_js["Location"].endswith(f"?before={ids[10]}")
+    no_js = client_for(agent).get(f"/app/conversations/{conversation.pk}/messages/?before={ids[30]}")
+    assert no_js.status_code == 302 and no_js["Location"].endswith(f"?before={ids[30]}")
     assert "Jump to the newest" in html(client_for(agent).get(no_js["Location"]))
 
 

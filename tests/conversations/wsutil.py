@@ -26,10 +26,11 @@ SITE_ORIGIN = "https://shop.example.test"
 
 
 @pytest.fixture(autouse=True)
-async def realtime_env(settings, monkeypatch):
+async def realtime_env(settings, monkeypatch, transactional_db):
     """Own channel prefix, no presence grace, generous limits, eager Celery
     (but no offline-email task: it is tested on its own and costs a round of
-    queries per message)."""
+    queries per message). Sockets need committed rows, hence a transactional
+    database; grace jobs finish before it is flushed."""
     from config.celery import app as celery_app
     from conversations import tasks
 

@@ -109,9 +109,11 @@ class Command(BaseCommand):
             self.counters(account)
             self.page_views(account, big_id)
         with connection.cursor() as cursor:
+            # As autovacuum would: statistics for the planner, and the visibility
+            # map that lets counts use index-only scans.
             for model in (Contact, Conversation, Message, PageView):
-                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
-        self.log("analyzed")
+                cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+        self.log("vacuumed and analyzed")
         counts = {
             "conversations": Conversation.objects.filter(account=account).count(),
             "messages": Message.objects.filter(account=account).count(),
