@@ -238,3 +238,12 @@ def redis_cleanup() -> int:
         for key in client.scan_iter(match=pattern, count=1000):
             deleted += client.delete(key)
     return deleted
+
+
+def pg_backends() -> int:
+    """Connections to the bench database right now (the server's pool and
+    persistent connections)."""
+    import psycopg
+
+    with psycopg.connect(f"{benv.PG_URL}/postgres", autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [benv.BENCH_DB]).fetchone()[0]

@@ -115,6 +115,7 @@ class Variant:
 BASELINE = Variant("baseline")
 VARIANTS = [
     Variant("daphne", server="daphne"),
+    Variant("uvicorn-sansio", server="uvicorn-sansio"),
     Variant("core-layer", env={"DJANGO_SETTINGS_MODULE": "bench.settings_core_layer"}, layer="RedisChannelLayer (core)"),
     Variant("no-pool-persistent", env={"DB_POOL": "false", "CONN_MAX_AGE": "60"}, db="no pool, CONN_MAX_AGE=60"),
     Variant("no-pool-age0", env={"DB_POOL": "false", "CONN_MAX_AGE": "0"}, db="no pool, CONN_MAX_AGE=0"),
@@ -142,6 +143,7 @@ class Plan:
     agents_per_account: int = 4
     convs_per_agent: int = 5
     delivery: str = "assigned"
+    skip: set = field(default_factory=set)
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -166,6 +168,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
     if args.apps:
         plan.apps = args.apps.split(",")
     plan.delivery = args.delivery
+    plan.skip = {x.strip() for x in args.skip.split(",") if x.strip()}
+    if "idle" in plan.skip:
+        plan.idle = 0
     return plan
 
 
@@ -191,6 +196,7 @@ class Bench:
         done = max(row["acked"], 1)
         # CPU per message: less sensitive to a busy machine than wall-clock figures.
         row["server_cpu_ms_per_msg"] = round(cpu["server_cpu_pct"] / 100 * cpu["wall_seconds"] / done * 1000, 2)
+        row["pg_backends"] = data.pg_backends()
         row["postgres_cpu_ms_per_msg"] = round(max(cpu["postgres_cpu_pct"], 0) / 100 * cpu["wall_seconds"] / done * 1000, 2)
         self.results.append(row)
         lat = row["lat_ms"]
@@ -236,7 +242,7 @@ class Bench:
                     saturated_at = rate
                     log(f"  saturated at {rate}/s (aborted={extra['aborted']}, drained={extra['drained']}, p99={p99} ms)")
                 await asyncio.sleep(1)
-            if closed:
+            if closed and "closed" not in plan.skip:
                 cpu = CpuProbe(server)
                 spy = None
                 if self.profile and n == max(sizes) and profiler.available():
@@ -252,7 +258,7 @@ class Bench:
                                               "server_cpu_ms_per_msg": row["server_cpu_ms_per_msg"], **row["profile"]})
                         log(f"  profile {app}: " + ", ".join(f"{k} {v}%" for k, v in list(row["profile"]["parts"].items())[:8]))
                 await asyncio.sleep(1)
-            if check and n == plan.check_size:
+            if check and n == plan.check_size and "check" not in plan.skip:
                 # Correctness: exactly check_messages, spread evenly, each visitor
                 # sending its next after its ack (self-paced: no backlog), then
                 # what PostgreSQL holds.
@@ -273,7 +279,7 @@ class Bench:
                     f"(agent saw: order violations={run.agent_order_violations}, dup={run.dup_deliveries}, "
                     f"missing={row['missing']}) -> {'OK' if db['ok'] else 'FAILED'}")
                 await asyncio.sleep(1)
-            if do_burst and (n == plan.burst_size or variant is not BASELINE):
+            if do_burst and (n == plan.burst_size or variant is not BASELINE) and "burst" not in plan.skip:
                 cpu = CpuProbe(server)
                 run, extra = await burst(live, hub, prefix=self.prefix(), per_conversation=plan.burst_per_conversation, drain=180)
                 self.record({**base, "mode": "burst", "rate": None}, run, extra, cpu.result())
@@ -317,7 +323,7 @@ class Bench:
     def comparisons(self) -> None:
         n = self.plan.compare_size
         for variant in VARIANTS:
-            apps = ["charla", "floor"] if variant.name in ("daphne", "core-layer") else ["charla"]
+            apps = ["charla", "floor"] if variant.name in ("daphne", "uvicorn-sansio", "core-layer") else ["charla"]
             for app in apps:
                 if app not in self.plan.apps:
                     continue
@@ -416,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apps", help="charla,floor (default both)")
     parser.add_argument("--delivery", choices=["assigned", "join"], default="assigned",
                         help="agents get message.created on member.<id> (assigned) or after conversation.join")
+    parser.add_argument("--skip", default="", help="comma-separated phases to skip: closed,check,burst,idle")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy --gil on the server during the largest closed-loop run (needs py-spy)")
     parser.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",

@@ -24,10 +24,13 @@ def free_port() -> int:
 
 def command(kind: str, app: str, port: int) -> list[str]:
     target = "bench.floor_app:application" if app == "floor" else "config.asgi:application"
-    if kind == "uvicorn":
+    if kind in ("uvicorn", "uvicorn-sansio"):
+        # "websockets" is uvicorn's legacy-protocol implementation (deprecated in
+        # uvicorn 0.3x); "websockets-sansio" is its replacement.
+        ws = "websockets-sansio" if kind == "uvicorn-sansio" else "websockets"
         return [
             str(benv.VENV_BIN / "uvicorn"), target, "--host", "127.0.0.1", "--port", str(port),
-            "--ws", "websockets", "--ws-per-message-deflate", "false", "--lifespan", "off",
+            "--ws", ws, "--ws-per-message-deflate", "false", "--lifespan", "off",
             "--log-level", "warning", "--no-access-log",
         ]
     if kind == "daphne":

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
     "django_celery_beat",
@@ -203,6 +204,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Conversations, messages and team for Charla tenants.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc assets come from our static files, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 from datetime import timedelta  # noqa: E402
 
@@ -243,4 +248,9 @@ CHARLA = {
     "RATE_LIMIT_PER_CONNECTION": env.int("RATE_LIMIT_PER_CONNECTION", default=20),  # frames / 10 s
     "RATE_LIMIT_PER_CONTACT": env.int("RATE_LIMIT_PER_CONTACT", default=30),  # messages / 10 s
     "OFFLINE_EMAIL_INTERVAL": 10 * 60,
+    "RATE_LIMIT_WINDOW_SECONDS": 10,
+    "WS_MAX_FRAME_BYTES": 64 * 1024,
+    "RESUME_MAX": 500,
+    "WIDGET_SESSIONS_PER_MINUTE": env.int("WIDGET_SESSIONS_PER_MINUTE", default=60),
+    "UPLOADS_PER_MINUTE": env.int("UPLOADS_PER_MINUTE", default=20),
 }

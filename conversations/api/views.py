@@ -213,6 +213,7 @@ class ConversationMessagesApi(AccountApiView):
         },
     )
     def post(self, request, conversation_id: int):
+        conversation_get_for_member(membership=request.membership, conversation_id=conversation_id)  # 404 first
         body = MessageInput(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -245,9 +246,10 @@ class ConversationReadApi(AccountApiView):
         responses={200: schemas.ReadOut, **ERRORS},
     )
     def post(self, request, conversation_id: int):
+        # Look the conversation up first: a foreign id is a 404 whatever the body.
+        conversation = conversation_get_for_member(membership=request.membership, conversation_id=conversation_id)
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        conversation = conversation_get_for_member(membership=request.membership, conversation_id=conversation_id)
         updated = services.message_mark_read(
             conversation=conversation, reader="agent", up_to_id=body.validated_data["message_id"]
         )
@@ -268,9 +270,9 @@ class ConversationCloseApi(AccountApiView):
         responses={200: schemas.ConversationOut, 403: OpenApiResponse(schemas.ErrorOut), **ERRORS},
     )
     def post(self, request, conversation_id: int):
+        conversation = conversation_get_for_member(membership=request.membership, conversation_id=conversation_id)
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        conversation = conversation_get_for_member(membership=request.membership, conversation_id=conversation_id)
         conversation = services.conversation_close(
             conversation=conversation, by=request.membership, outcome=body.validated_data.get("outcome")
         )

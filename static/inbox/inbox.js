@@ -38,6 +38,7 @@
     conversations: new Map(),
     countsTimer: null,
     headerTimer: null,
+    paneRequests: 0,
     readTimer: null,
     lastReadSent: new Map(),
     localBadge: 0,
@@ -747,6 +748,9 @@
 
   function updateTitle() {
     var nav = byId("inbox-nav");
+    var listCount = document.querySelector("[data-list-count]");
+    var navCount = nav ? nav.querySelector("[data-count='" + currentView() + "']") : null;
+    if (listCount && navCount) listCount.textContent = navCount.textContent.trim() === "0" ? "" : navCount.textContent.trim();
     var count = (nav ? parseInt(nav.dataset.badge || "0", 10) : 0) + state.localBadge;
     var base = document.title.replace(/^\(\d+\)\s*/, "");
     document.title = count > 0 ? "(" + count + ") " + base : base;
@@ -825,9 +829,12 @@
     }
     pane.dataset.assignee = assignee;
     pane.dataset.status = c.status;
+    // An action of this page is in flight (assign, close…): its answer brings the fresh pane.
+    if (state.paneRequests > 0) return;
     var closedFlip = (header.dataset.status === "closed") !== (c.status === "closed");
     clearTimeout(state.headerTimer);
     state.headerTimer = setTimeout(function () {
+      if (state.paneRequests > 0 || openConversationId() !== c.id) return;
       refetch(conversationUrl(c.id), closedFlip ? "conversation-pane" : "conv-header");
     }, 150);
   }
@@ -1267,7 +1274,11 @@
     var tag = target.tagName;
     var editing = target.isContentEditable || tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT";
     if (editing) {
-      if (e.key === "Escape" && tag !== "SELECT") target.blur();
+      if (e.key === "Escape") {
+        var menu = target.closest("details[open]");
+        if (menu) menu.open = false;
+        target.blur();
+      }
       return;
     }
     if (e.metaKey || e.ctrlKey || e.altKey) return;
@@ -1393,6 +1404,20 @@
     document.addEventListener("click", onClick);
     document.addEventListener("submit", onSubmit, true);
     document.addEventListener("keydown", unlockAudio, { once: true });
+    document.body.addEventListener("htmx:beforeRequest", function (e) {
+      var elt = e.detail.elt;
+      if (elt && elt.closest && elt.closest("#conversation-pane") && (e.detail.requestConfig || {}).verb !== "get") {
+        state.paneRequests += 1;
+        elt._inboxPaneRequest = true;
+      }
+    });
+    document.body.addEventListener("htmx:afterRequest", function (e) {
+      var elt = e.detail.elt;
+      if (elt && elt._inboxPaneRequest) {
+        elt._inboxPaneRequest = false;
+        state.paneRequests = Math.max(0, state.paneRequests - 1);
+      }
+    });
     document.body.addEventListener("htmx:beforeSwap", onBeforeSwap);
     document.body.addEventListener("htmx:afterSwap", onAfterSwap);
     document.body.addEventListener("htmx:afterSettle", onAfterSettle);

@@ -246,11 +246,15 @@
   }
   const sorted = () => Array.from(S.msgs.values()).sort((a, b) =>
     (a.id == null ? Infinity : a.id) - (b.id == null ? Infinity : b.id) || a._seq - b._seq);
-  const lastId = (convId) => {
-    let max = 0;
-    for (const m of S.msgs.values()) if (m.id && (!convId || m.conversation_id === convId) && m.id > max) max = m.id;
-    return max;
-  };
+  // How far the *stream* of a conversation has been received (history, socket frames, polls).
+  // Acks of our own sends do not move it: a message acked over HTTP while the socket was down
+  // can have a higher id than a team message we have not received yet.
+  const cursor = new Map();
+  const lastId = (convId) => cursor.get(convId) || 0;
+  function seen(m) {
+    if (m && m.id && m.conversation_id) cursor.set(m.conversation_id, Math.max(lastId(m.conversation_id), m.id));
+    return m;
+  }
   function incoming(m) {
     if (S.agentTyping) setAgentTyping(null);
     toParent("message", { message: publicMessage(m) });
@@ -691,7 +695,7 @@
   function loadHistory() {
     if (!S.cur) { S.loaded = true; render(); return afterSession(); }
     return api("GET", `messages?conversation_id=${encodeURIComponent(S.cur)}`).then((r) => {
-      msgsOf(r).forEach((m) => upsert(m, { quiet: true }));
+      msgsOf(r).forEach((m) => upsert(seen(m), { quiet: true }));
       pageMeta(r, S.cur);
       S.loaded = true;
       S.stick = true;
@@ -769,7 +773,7 @@
       }
       case "message.created":
       case "message.updated": {
-        const m = upsert(data.message);
+        const m = upsert(f.type === "message.created" ? seen(data.message) : data.message);
         if (m && m.client_id) ackDone(m);
         if (m && m.conversation_id && !S.convs.has(m.conversation_id)) S.convs.set(m.conversation_id, { id: m.conversation_id, status: "queued" });
         if (m && m.conversation_id && m.conversation_id !== S.cur && m.id) switchTo(m.conversation_id);
@@ -833,7 +837,7 @@
     if (S.cur) convs.add(S.cur);
     S.convs.forEach((c) => { if (c.status !== "closed") convs.add(c.id); });
     const jobs = Array.from(convs).map((id) => api("GET", `messages?conversation_id=${id}&after=${lastId(id)}`).then((r) => {
-      msgsOf(r).forEach((m) => upsert(m));
+      msgsOf(r).forEach((m) => upsert(seen(m)));
       pageMeta(r, id);
     }));
     Promise.all(jobs).then(() => { setConn(""); render(); }, (e) => {
@@ -1074,7 +1078,7 @@
       case "context": if (data && data.title) sendContext(data); break;
       case "page": sendPage(data); break;
       case "token":
-        if (data.token && data.token !== S.token) { S.token = data.token; if (S.ws) { const o = S.ws; S.ws = null; o.close(); } S.msgs.clear(); dayNodes.clear(); ui.log.textContent = ""; session(); }
+        if (data.token && data.token !== S.token) { S.token = data.token; if (S.ws) { const o = S.ws; S.ws = null; o.close(); } S.msgs.clear(); cursor.clear(); dayNodes.clear(); ui.log.textContent = ""; session(); }
         break;
       case "shutdown":
         S.fatal = "shutdown";

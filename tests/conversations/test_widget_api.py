@@ -19,6 +19,14 @@ pytestmark = pytest.mark.django_db
 BASE = "/api/widget/v1"
 
 
+@pytest.fixture
+def steady_clock(monkeypatch):
+    """Rate limits count in fixed windows: keep a test inside one."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr("core.ratelimit.time", SimpleNamespace(time=lambda: 1_800_000_000.0))
+
+
 def _hash(site, user_id: str) -> str:
     return hmac.new(site.identity_secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
 
@@ -102,7 +110,7 @@ def test_session_origin_rules_and_cors(site):
     assert "content-type" in preflight["Access-Control-Allow-Headers"]
 
 
-def test_session_is_rate_limited_per_address(settings, site):
+def test_session_is_rate_limited_per_address(settings, steady_clock, site):
     settings.CHARLA = {**settings.CHARLA, "WIDGET_SESSIONS_PER_MINUTE": 2}
     codes = [_session(APIClient(), site).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
@@ -179,7 +187,7 @@ def test_polling_other_visitors_conversation_is_404(visitor, conversation, other
     assert Message.objects.count() == 0
 
 
-def test_polling_send_is_rate_limited_per_contact(settings, visitor):
+def test_polling_send_is_rate_limited_per_contact(settings, steady_clock, visitor):
     settings.CHARLA = {**settings.CHARLA, "RATE_LIMIT_PER_CONTACT": 2}
     client, _contact = visitor
     codes = [
