@@ -7,12 +7,12 @@ from urllib.parse import urlparse
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from core import metrics  # noqa: F401 - registers Charla's metrics in this process
-
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
+
+import core.metrics  # noqa: F401 - registers Charla's metrics in this process
 
 
 def _check_database() -> None:
