@@ -29,6 +29,19 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
         test["NAME"] = f"{base}_{os.getpid()}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _celery_eager():
+    """Tasks run in-process: nothing a test enqueues reaches a real broker
+    (where a developer's running worker would pick it up)."""
+    from config.celery import app
+
+    old = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = old
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache_and_media(settings, tmp_path):
     """Each test gets its own cache namespace (login throttles, rate limits)
