@@ -119,7 +119,12 @@ VARIANTS = [
     Variant("core-layer", env={"DJANGO_SETTINGS_MODULE": "bench.settings_core_layer"}, layer="RedisChannelLayer (core)"),
     Variant("no-pool-persistent", env={"DB_POOL": "false", "CONN_MAX_AGE": "60"}, db="no pool, CONN_MAX_AGE=60"),
     Variant("no-pool-age0", env={"DB_POOL": "false", "CONN_MAX_AGE": "0"}, db="no pool, CONN_MAX_AGE=0"),
+    # Floor only: what Channels' defaults cost (see bench/floor_app.py).
+    Variant("floor-channels-dispatch", env={"BENCH_FLOOR_DISPATCH": "channels"}),
+    Variant("floor-thread-sensitive", env={"BENCH_FLOOR_THREAD_SENSITIVE": "1"}),
 ]
+FLOOR_ONLY = {"floor-channels-dispatch", "floor-thread-sensitive"}
+BOTH_APPS = {"daphne", "uvicorn-sansio", "core-layer"}
 
 
 @dataclass
@@ -185,6 +190,7 @@ class Bench:
         self.problems: list[str] = []
         self.profiles: list[dict[str, Any]] = []
         self.profile = False
+        self.variants: set[str] = set()
         self._n = 0
 
     def prefix(self) -> str:
@@ -288,8 +294,8 @@ class Bench:
 
     def run_server(self, variant: Variant, app: str, fn) -> None:
         server = Server(kind=variant.server, app=app, env=variant.env)
-        server.start()
         try:
+            server.start()
             asyncio.run(fn(server))
         except Exception as exc:  # keep going with the other scenarios, but say so
             self.problems.append(f"{variant.name}/{app}: {exc!r}")
@@ -323,7 +329,12 @@ class Bench:
     def comparisons(self) -> None:
         n = self.plan.compare_size
         for variant in VARIANTS:
-            apps = ["charla", "floor"] if variant.name in ("daphne", "uvicorn-sansio", "core-layer") else ["charla"]
+            if self.variants and variant.name not in self.variants:
+                continue
+            if variant.name in FLOOR_ONLY:
+                apps = ["floor"]
+            else:
+                apps = ["charla", "floor"] if variant.name in BOTH_APPS else ["charla"]
             for app in apps:
                 if app not in self.plan.apps:
                     continue
@@ -415,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--full", action="store_true", help="50/500/1,000 conversations, 100/250/500 msg/s, 10,000 idle sockets")
     parser.add_argument("--compare", action="store_true", help="also daphne, RedisChannelLayer (core), DB_POOL=false")
     parser.add_argument("--only-compare", action="store_true", help="skip the main matrix and idle sockets")
+    parser.add_argument("--variants", default="", help="comma-separated comparison variants to run (default all): "
+                        + ",".join(v.name for v in VARIANTS))
     parser.add_argument("--sizes", help="comma-separated conversation counts (overrides the mode)")
     parser.add_argument("--rates", help="comma-separated open-loop rates, msgs/s (overrides the mode)")
     parser.add_argument("--duration", type=float, help="seconds per open-loop run")
@@ -431,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="poll until conversations/consumers.py and a ws route exist")
     args = parser.parse_args(argv)
     plan = make_plan(args)
+    if args.only_compare:
+        plan.mode += "-compare"
 
     if "charla" in plan.apps and not wait_for_consumers(args.wait_for_consumers):
         log("conversations/consumers.py or its routes are missing: running the floor only")
@@ -450,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
 
     bench = Bench(plan, ds, secrets.token_hex(2))
     bench.profile = args.profile
+    bench.variants = {v.strip() for v in args.variants.split(",") if v.strip()}
     try:
         if not args.only_compare:
             bench.main_matrix()
@@ -459,6 +475,9 @@ def main(argv: list[str] | None = None) -> int:
             bench.comparisons()
     except KeyboardInterrupt:
         log("interrupted: writing what was measured")
+    if not (bench.results or bench.idle):
+        log("nothing measured: no results written")
+        return 1
     path = write_results(bench, plan, started, time.monotonic() - t0, argv)
     log(f"results: {path.relative_to(benv.ROOT)} ({time.monotonic() - t0:.0f}s)")
     bad = [c for c in bench.checks if not c["ok"]]

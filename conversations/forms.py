@@ -47,10 +47,6 @@ class ListFilterForm(forms.Form):
         clean = getattr(self, "cleaned_data", {})
         return {name: clean.get(name) for name in self.FIELDS if clean.get(name) not in (None, "")}
 
-    @property
-    def active_count(self) -> int:
-        return len([name for name in self.values() if name != "q"])
-
 
 class ConversationFieldsForm(forms.Form):
     priority = forms.TypedChoiceField(

@@ -84,18 +84,17 @@ def channel_icon(channel: str) -> str:
 
 @register.filter
 def initials(value) -> str:
-    """Two letters for an avatar: "Ana María López" → "AL"; an email → its first letter."""
+    """Two letters for an avatar: "Ana María López" → "AL", "ana@x.test" → "A".
+    Empty when the name has no letters (a phone number): templates draw an icon."""
     text = str(value or "").strip()
-    if not text:
-        return "?"
     if "@" in text and " " not in text:
-        return text[0].upper()
-    parts = [p for p in text.replace("#", " ").split() if p[:1].isalnum()]
-    if not parts:
-        return text[0].upper()
-    if len(parts) == 1:
-        return parts[0][:2].upper() if parts[0].isalpha() else parts[0][0].upper()
-    return (parts[0][0] + parts[-1][0]).upper()
+        text = text.split("@")[0]
+    words = [w for w in text.replace(".", " ").replace("_", " ").split() if w[:1].isalpha()]
+    if not words:
+        return ""
+    if len(words) == 1:
+        return words[0][0].upper()
+    return (words[0][0] + words[-1][0]).upper()
 
 
 @register.filter
@@ -145,8 +144,3 @@ def get_item(mapping, key):
     except AttributeError:
         return None
 
-
-@register.filter
-def add_class_select(field):
-    """Render a form field's widget as the design system's small select."""
-    return field.as_widget(attrs={"class": "select select--sm"})

@@ -92,6 +92,7 @@ def config_strings() -> dict[str, Any]:
         "visitor": _("Visitor"),
         "bot": _("Bot"),
         "note": _("Private note"),
+        "auto_message": _("Automatic message"),
         "sending": _("Sending…"),
         "failed": _("Not sent"),
         "retry": _("Retry"),

@@ -25,6 +25,7 @@ from core.tenancy import member_required
 
 from .. import services
 from ..forms import AvailabilityForm, ListFilterForm
+from ..models import Conversation
 from ..selectors import conversation_list
 from . import _reads
 from ._common import (
@@ -125,8 +126,10 @@ def list_state(request: HttpRequest, view: str) -> dict[str, Any]:
     return {
         "view": view,
         "view_label": VIEW_LABELS[view],
-        "filter_form": form,
         "filters": filters,
+        "active_filters": len([name for name in filters if name != "q"]),
+        "channel_choices": Conversation.Channel.choices,
+        "priority_choices": Conversation.Priority.choices,
         "filter_query": query,
         "filter_vals": {"view": view, **filters},
         "sites": sites,

@@ -39,6 +39,7 @@
     countsTimer: null,
     headerTimer: null,
     paneRequests: 0,
+    stickBottom: true,
     readTimer: null,
     lastReadSent: new Map(),
     localBadge: 0,
@@ -117,21 +118,28 @@
 
   // --- words and times ---------------------------------------------------------------
 
+  /** ``root`` itself when it matches, and its descendants that match. */
+  function within(root, selector) {
+    var found = Array.prototype.slice.call(root.querySelectorAll(selector));
+    if (root.matches && root.matches(selector)) found.unshift(root);
+    return found;
+  }
+
   function applyI18n(root) {
     var c = cfg();
     if (!c || !root.querySelectorAll) return;
-    root.querySelectorAll("[data-i18n]").forEach(function (el) {
+    within(root, "[data-i18n]").forEach(function (el) {
       var text = c.i18n[el.dataset.i18n];
       if (text) el.textContent = text;
     });
-    root.querySelectorAll(".msg[data-sender='agent']").forEach(function (el) {
+    within(root, ".msg[data-sender='agent']").forEach(function (el) {
       if (String(el.dataset.senderMember) === String(me())) {
         el.classList.add("msg--mine");
         var author = el.querySelector(".msg__author");
         if (author) author.textContent = t("you");
       }
     });
-    root.querySelectorAll(".conv-row").forEach(decorateRow);
+    within(root, ".conv-row").forEach(decorateRow);
   }
 
   function dayKey(date) { return date.getFullYear() + "-" + (date.getMonth() + 1) + "-" + date.getDate(); }
@@ -156,6 +164,17 @@
     return date.toLocaleDateString(locale(), { day: "numeric", month: "short" });
   }
 
+  function relativeLong(date) {
+    var seconds = Math.round((date.getTime() - Date.now()) / 1000);
+    if (!window.Intl || !Intl.RelativeTimeFormat) return relative(date);
+    var rtf = new Intl.RelativeTimeFormat(locale(), { numeric: "auto" });
+    var abs = Math.abs(seconds);
+    if (abs < 60) return rtf.format(0, "second");
+    if (abs < 3600) return rtf.format(Math.round(seconds / 60), "minute");
+    if (abs < 86400) return rtf.format(Math.round(seconds / 3600), "hour");
+    return rtf.format(Math.round(seconds / 86400), "day");
+  }
+
   function waited(date) {
     var minutes = Math.max(0, Math.floor((Date.now() - date.getTime()) / 60000));
     if (minutes < 60) return t("minutes_short", { n: minutes });
@@ -165,13 +184,14 @@
 
   function localizeTimes(root) {
     if (!root.querySelectorAll) return;
-    root.querySelectorAll("time[datetime]").forEach(function (el) {
+    within(root, "time[datetime]").forEach(function (el) {
       var value = el.getAttribute("datetime");
       if (!value) return;
       var date = new Date(value);
       if (isNaN(date.getTime())) return;
       var kind = el.dataset.time;
-      if (el.hasAttribute("data-relative")) el.textContent = relative(date);
+      if (el.getAttribute("data-relative") === "long") el.textContent = relativeLong(date);
+      else if (el.hasAttribute("data-relative")) el.textContent = relative(date);
       else if (kind === "date") el.textContent = date.toLocaleDateString(locale(), { day: "numeric", month: "short", year: "numeric" });
       else if (kind === "datetime") el.textContent = date.toLocaleString(locale(), { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
       else if (el.hasAttribute("data-time")) el.textContent = date.toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" });
@@ -1209,6 +1229,7 @@
         var hash = location.hash && location.hash.indexOf("#msg-") === 0 ? byId(location.hash.slice(1)) : null;
         if (hash) hash.scrollIntoView({ block: "center" });
         else scrollToBottom(thread);
+        state.stickBottom = !hash;
       }
       renderTyping();
       markReadSoon();
@@ -1434,6 +1455,14 @@
     });
     window.addEventListener("focus", function () { state.localBadge = 0; updateTitle(); markReadSoon(); });
     window.addEventListener("online", reconnectNow);
+    // Keep the thread pinned to its end while images (of unknown height) load.
+    document.addEventListener("scroll", function (e) {
+      if (e.target && e.target.id === "thread") state.stickBottom = nearBottom(e.target);
+    }, true);
+    document.addEventListener("load", function (e) {
+      var thread = threadEl();
+      if (e.target && e.target.tagName === "IMG" && thread && thread.contains(e.target) && state.stickBottom) scrollToBottom(thread);
+    }, true);
     localizeTimes(document.body);
     applyI18n(document.body);
     syncNotificationButtons();

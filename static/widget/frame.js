@@ -3,6 +3,10 @@
   "use strict";
   const w = window, d = document;
   const C = JSON.parse(d.getElementById("charla-config").textContent);
+  w.__dbg = [];
+  const dbg = (...a) => { w.__dbg.push(a.join(" ")); };
+  w.addEventListener("error", (e) => dbg("ERROR", e.message, e.lineno));
+  dbg("start", Date.now());
 
   // ---------------------------------------------------------------- i18n
   const I18N = {
@@ -163,11 +167,11 @@
     app.append(ui.dialog, ui.lb);
 
     ui.text.addEventListener("keydown", (e) => {
-      console.log("DBG keydown", e.key, e.isComposing, e.keyCode, JSON.stringify(ui.text.value));
+      dbg("keydown", e.key, e.isComposing, e.keyCode, JSON.stringify(ui.text.value));
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); submit(); }
     });
     ui.text.addEventListener("input", () => {
-      console.log("DBG input", JSON.stringify(ui.text.value)); grow(); ui.send.disabled = !ui.text.value.trim(); typingTick(); });
+      dbg("input", JSON.stringify(ui.text.value)); grow(); ui.send.disabled = !ui.text.value.trim(); typingTick(); });
     ui.file.addEventListener("change", () => { const f = ui.file.files && ui.file.files[0]; ui.file.value = ""; if (f) upload(f); });
     ui.body.addEventListener("dragover", (e) => e.preventDefault());
     ui.body.addEventListener("drop", (e) => { e.preventDefault(); const f = e.dataTransfer.files && e.dataTransfer.files[0]; if (f) upload(f); });
@@ -924,7 +928,7 @@
   }
   function submit() {
     const text = ui.text.value.trim();
-    console.log("DBG submit", JSON.stringify(text), !!S.fatal);
+    dbg("submit", JSON.stringify(text), !!S.fatal);
     if (!text || S.fatal) return;
     ui.text.value = "";
     grow();
@@ -1048,6 +1052,7 @@
     if (e.source !== w.parent || !e.data || e.data.charla !== 1) return;
     if (S.parent && e.origin !== S.parent) return;
     const m = e.data, data = m.data || {};
+    dbg("msg", m.type, Date.now());
     if (m.type === "init") {
       if (S.parent) return; // once
       S.parent = e.origin;

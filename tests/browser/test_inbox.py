@@ -21,7 +21,7 @@ from django.db import connections
 
 from accounts.models import Membership
 from conversations import services
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Message, PageView
 from core import tenancy
 from tests import factories
 from tests.browser.conftest import screenshot
@@ -86,7 +86,7 @@ class GroupListener:
             while not self._stop.is_set():
                 try:
                     message = await asyncio.wait_for(layer.receive(channel), timeout=0.3)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
                 self.frames.append(message.get("frame") or {})
         finally:
@@ -180,7 +180,6 @@ def test_first_message_appears_in_queue_moves_to_mine_and_the_reply_is_stored(ne
     assert "Corolla" in row(queue_page, conversation_id).inner_text()
     assert queue_page.locator("#conv-empty").is_hidden()
     queue_page.wait_for_function("document.title.startsWith('(1)')")
-    screenshot(queue_page, "inbox-desktop-queue")
 
     conversation = off_loop(Conversation.objects.get, pk=conversation_id)
     off_loop(services.conversation_assign, conversation=conversation, assignee=agent, by=supervisor)
@@ -209,7 +208,7 @@ def test_first_message_appears_in_queue_moves_to_mine_and_the_reply_is_stored(ne
     mine_page.locator(f"#msg-{stored.pk}").wait_for()
     assert mine_page.locator(".msg--pending").count() == 0
     assert mine_page.locator(f"#msg-{stored.pk}").count() == 1  # optimistic bubble replaced, not doubled
-    screenshot(mine_page, "inbox-desktop-conversation")
+    assert mine_page.locator(f"#msg-{stored.pk} .msg__author").inner_text() == "You"
     assert queue_page.js_errors == [] and mine_page.js_errors == []
 
 
@@ -398,7 +397,6 @@ def test_phone_shows_one_pane_at_a_time(new_page, live_server_url, account, site
     phone = login(new_page, live_server_url, agent, viewport=PHONE, path="/app/mine/")
     assert phone.locator("#list-pane").is_visible()
     assert phone.locator("#conversation-pane").is_hidden()
-    screenshot(phone, "inbox-phone-list")
 
     row(phone, conversation.pk).click()
     phone.locator("#composer-input").wait_for()
@@ -406,7 +404,6 @@ def test_phone_shows_one_pane_at_a_time(new_page, live_server_url, account, site
     phone.locator("#composer-input").fill("Sí, lo tenemos en blanco perla.")
     phone.locator(".composer__send").click()
     eventually(lambda: Message.objects.filter(conversation=conversation, sender_type="agent").exists(), message="the reply")
-    screenshot(phone, "inbox-phone-conversation")
 
     phone.locator("[data-back]").click()
     phone.locator("#list-pane").wait_for(state="visible")
@@ -451,4 +448,153 @@ def test_reconnect_catches_up_without_duplicates(new_page, live_server_url, acco
     # Live again: the next message arrives over the new socket.
     later = off_loop(services.message_send, conversation=conversation, sender_type="contact", content="ya estás")
     ana.locator(f"#msg-{later.message.pk}").wait_for()
+    assert ana.js_errors == []
+
+
+# --- a realistic inbox, for the screenshots ---------------------------------------------------------------
+
+
+def _png(width: int = 480, height: int = 300) -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), "#dbeafe")
+    draw = ImageDraw.Draw(image)
+    for y in range(height):
+        draw.line([(0, y), (width, y)], fill=(219 - y // 6, 234 - y // 8, 254 - y // 10))
+    draw.rounded_rectangle([60, 120, 420, 220], radius=40, fill="#b91c1c")
+    draw.rounded_rectangle([130, 80, 330, 140], radius=30, fill="#991b1b")
+    for x in (130, 350):
+        draw.ellipse([x - 35, 185, x + 35, 255], fill="#111827")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _scene(account, site, agent, agent2, supervisor):
+    """A queue with a few kinds of waiting conversations and one rich thread of the agent's."""
+    from django.utils import timezone
+
+    campaign = factories.CampaignFactory(account=account, name="Seguros Hogar")
+    campaign.agents.add(agent)
+    now = timezone.now()
+    waiting = [
+        ("Diego Romero", "Buenas tardes, tengo una duda con mi seguro de hogar", Conversation.Channel.WEB, 3, 42, campaign),
+        ("Laura Navarro", "¿Cuántos kilómetros tiene el Corolla?", Conversation.Channel.WHATSAPP, 2, 18, None),
+        ("Sergio Castro", "¿Aceptan coche como parte de pago?", Conversation.Channel.WEB, 1, 7, None),
+        ("+34 611 222 333", "Hola, ¿abren el sábado?", Conversation.Channel.SMS, 1, 3, None),
+        ("Nuria Ortega", "Quería saber el precio final con financiación", Conversation.Channel.WEB, 1, 1, None),
+    ]
+    for name, text, channel, priority, minutes, camp in waiting:
+        contact = factories.ContactFactory(account=account, site=site, name=name if not name.startswith("+") else "",
+                                           phone=name if name.startswith("+") else "", email="" if name.startswith("+") else f"{name.split()[0].lower()}@example.test",
+                                           is_online=minutes < 20)
+        conversation = factories.ConversationFactory(account=account, contact=contact, channel=channel, priority=priority, campaign=camp)
+        off_loop(services.message_send, conversation=conversation, sender_type="contact", content=text)
+        since = now - timezone.timedelta(minutes=minutes)
+        Conversation.objects.filter(pk=conversation.pk).update(
+            queued_at=since, awaiting_reply_since=since, last_message_at=since, first_contact_message_at=since
+        )
+
+    maria = factories.ContactFactory(
+        account=account, site=site, name="María López", email="maria.lopez@example.test", phone="+34 600 123 456",
+        document_number="X1234567Y", country="ES", locale="es", visit_count=4, is_online=True,
+        attributes={"plan": "premium", "city": "Madrid"},
+    )
+    for url, title in (("https://shop.example.test/", "Autos Sol — coches de ocasión"),
+                       ("https://shop.example.test/coches?marca=toyota", "Toyota de ocasión"),
+                       ("https://shop.example.test/coches/toyota-corolla-hybrid-2019", "Toyota Corolla Hybrid 2019")):
+        off_loop(services.contact_page_view, contact=maria, url=url, title=title)
+    sent = off_loop(services.contact_message_send, contact=maria, content="Hola, ¿sigue disponible el Toyota Corolla?",
+                    context={"title": "2019 Toyota Corolla Hybrid", "url": "https://shop.example.test/coches/toyota-corolla-hybrid-2019",
+                             "price": "18.900 €", "ref": "TC-2019-044"})
+    conversation = off_loop(Conversation.objects.get, pk=sent.message.conversation_id)
+    off_loop(services.conversation_assign, conversation=conversation, assignee=agent, by=supervisor)
+    off_loop(services.agent_message_send, membership=agent, conversation_id=conversation.pk,
+             content="¡Hola María! Sí, sigue disponible. Tiene 62.000 km, un solo propietario y el libro de revisiones al día.")
+    off_loop(services.message_send, conversation=conversation, sender_type="contact", content="¿Se puede financiar a 48 meses? ¿Tenéis más fotos del interior?")
+    off_loop(services.agent_message_send, membership=agent, conversation_id=conversation.pk, private=True,
+             content="Cliente recurrente: se le puede ofrecer un 2 % de descuento.")
+    off_loop(services.message_send, conversation=conversation, sender_type="bot", kind="quick_replies",
+             content="¿Quieres que te llamemos?", payload={"options": [{"label": "Sí, llamadme"}, {"label": "Mejor por chat"}]})
+    off_loop(services.agent_message_send, membership=agent, conversation_id=conversation.pk,
+             content="A 48 meses queda en 389 €/mes con una entrada de 2.000 €. Te envío la simulación por email.")
+    off_loop(services.message_send, conversation=conversation, sender_type="contact", content="¡Perfecto, muchas gracias!")
+    first_ids = list(Message.objects.filter(conversation=conversation).order_by("id").values_list("id", flat=True)[:3])
+    Message.objects.filter(pk__in=first_ids).update(created_at=now - timezone.timedelta(days=1, hours=2))
+    for other, text in (("Pedro Sánchez", "¿Tienen el modelo en color blanco?"), ("Lucía Fernández", "Gracias, lo pienso y os digo.")):
+        contact = factories.ContactFactory(account=account, site=site, name=other)
+        mine = factories.ConversationFactory(account=account, contact=contact, assignee=agent, status=Conversation.Status.ASSIGNED)
+        off_loop(services.message_send, conversation=mine, sender_type="contact", content=text)
+    assert PageView.objects.filter(contact=maria).count() == 3
+    return conversation
+
+
+def test_screens_desktop_and_phone(new_page, live_server_url, account, site, team):
+    agent, agent2, supervisor = team
+    conversation = _scene(account, site, agent, agent2, supervisor)
+
+    queue = login(new_page, live_server_url, agent, path="/app/queue/")
+    assert queue.locator("#conv-rows > .conv-row").count() == 5
+    assert "Urgent" in queue.locator("#conv-rows > .conv-row").first.inner_text()
+    queue.locator("[data-sla]:visible").first.wait_for()
+    screenshot(queue, "inbox-desktop-queue")
+
+    desk = login(new_page, live_server_url, agent, path=f"/app/conversations/{conversation.pk}/")
+    # The agent attaches a photo through the page (stored by the live server), then sends it.
+    upload = desk.request.post(
+        f"{live_server_url}/app/conversations/{conversation.pk}/attachments/",
+        multipart={"file": {"name": "interior.png", "mimeType": "image/png", "buffer": _png()}},
+        headers={"X-CSRFToken": desk.evaluate("CharlaInbox.csrf()")},
+    )
+    assert upload.status == 201, upload.text()
+    off_loop(services.agent_message_send, membership=agent, conversation_id=conversation.pk,
+             content="Aquí tienes una del interior:", attachment_ids=[upload.json()["id"]])
+    desk.reload()
+    wait_socket(desk)
+    desk.locator(".msg--note").wait_for()
+    desk.locator(".attachment--image img").wait_for()
+    assert desk.locator(".day-sep").count() == 2  # yesterday and today
+    assert desk.locator(".chip").count() == 2
+    desk.wait_for_timeout(600)
+    screenshot(desk, "inbox-desktop-conversation")
+
+    phone_list = login(new_page, live_server_url, agent, viewport=PHONE, path="/app/mine/")
+    screenshot(phone_list, "inbox-phone-list")
+    phone = login(new_page, live_server_url, agent, viewport=PHONE, path=f"/app/conversations/{conversation.pk}/")
+    phone.wait_for_timeout(600)
+    screenshot(phone, "inbox-phone-conversation")
+    phone.locator("[data-toggle-contact]").first.click()
+    phone.locator("#contact-pane").wait_for(state="visible")
+    phone.wait_for_timeout(300)
+    screenshot(phone, "inbox-phone-contact")
+    assert queue.js_errors == [] and desk.js_errors == [] and phone.js_errors == []
+
+
+def test_search_and_filters_swap_the_list_and_keep_the_url(new_page, live_server_url, account, site, team):
+    agent, _, _ = team
+    for name, channel in (("Zoe Quintana", Conversation.Channel.WEB), ("Elena Torres", Conversation.Channel.WHATSAPP),
+                          ("Diego Romero", Conversation.Channel.WEB)):
+        factories.ConversationFactory(account=account, contact=visitor(account, site, name=name), assignee=agent,
+                                      status=Conversation.Status.ASSIGNED, channel=channel)
+    ana = login(new_page, live_server_url, agent, path="/app/mine/")
+    rows = ana.locator("#conv-rows > .conv-row")
+    assert rows.count() == 3
+
+    ana.locator("[data-search-input]").fill("zoe")
+    ana.wait_for_function("document.querySelectorAll('#conv-rows > .conv-row').length === 1")
+    assert "Zoe Quintana" in rows.first.inner_text()
+    assert "q=zoe" in ana.url
+
+    ana.locator("[data-search-input]").fill("")
+    ana.wait_for_function("document.querySelectorAll('#conv-rows > .conv-row').length === 3")
+    ana.locator(".filter-menu summary").click()
+    ana.locator("select[name=channel]").select_option("whatsapp")
+    ana.wait_for_function("document.querySelectorAll('#conv-rows > .conv-row').length === 1")
+    assert "Elena Torres" in rows.first.inner_text() and "channel=whatsapp" in ana.url
+
+    ana.reload()  # the URL is the state
+    wait_socket(ana)
+    assert rows.count() == 1 and ana.locator("select[name=channel]").input_value() == "whatsapp"
     assert ana.js_errors == []

@@ -159,7 +159,7 @@ def send(w, text: str) -> None:
         pg = _DBG[-1]
         print("DBGLOG\n" + "\n".join(x for x in pg._dbg if not x.startswith("REQ GET http://127.0.0.1") or "api" in x))
         fr = next(f for f in pg.frames if "/widget/frame/" in f.url)
-        print("DBGSTATE", fr.evaluate("[document.activeElement && document.activeElement.tagName, document.querySelector('textarea').value, document.querySelectorAll('.row').length, document.hasFocus()]"), pg.evaluate("document.activeElement.tagName"))
+        print("DBGSTATE", fr.evaluate("[document.activeElement && document.activeElement.tagName, document.querySelector('textarea').value, document.querySelectorAll('.row').length, document.hasFocus(), window.__dbg]"), pg.evaluate("document.activeElement.tagName"))
         raise
 
 

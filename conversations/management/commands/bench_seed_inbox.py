@@ -272,8 +272,8 @@ class Command(BaseCommand):
             conversations = cursor.fetchone()[0]
             while done < n:
                 size = min(batch, n - done)
-                sender = "CASE WHEN (g / %d) %% 2 = 0 THEN 'contact' ELSE 'agent' END" % conversations
-                when = "c.created_at + ((g / %d) * interval '3 minutes')" % conversations
+                sender = f"CASE WHEN (g / {conversations}) % 2 = 0 THEN 'contact' ELSE 'agent' END"
+                when = f"c.created_at + ((g / {conversations}) * interval '3 minutes')"
                 sql, params = insert_sql(Message, {
                     "account_id": P(account.pk),
                     "created_at": when,
