@@ -435,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apps", help="charla,floor (default both)")
     parser.add_argument("--delivery", choices=["assigned", "join"], default="assigned",
                         help="agents get message.created on member.<id> (assigned) or after conversation.join")
+    parser.add_argument("--label", default="", help="suffix for the results file names (keeps *-latest of the mode)")
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: closed,check,burst,idle")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy --gil on the server during the largest closed-loop run (needs py-spy)")
@@ -446,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     plan = make_plan(args)
     if args.only_compare:
         plan.mode += "-compare"
+    if args.label:
+        plan.mode += "-" + args.label
 
     if "charla" in plan.apps and not wait_for_consumers(args.wait_for_consumers):
         log("conversations/consumers.py or its routes are missing: running the floor only")
