@@ -14,8 +14,6 @@ from accounts.models import Membership
 
 from .models import Conversation
 
-VIEW_CHOICES = ("queue", "mine", "open", "closed")
-
 
 def _blank(label):
     return [("", label)]

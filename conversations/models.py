@@ -145,6 +145,7 @@ class Conversation(AccountScopedModel):
             models.Index(fields=["account", "-last_message_at", "-id"], name="conv_recent_idx"),
             models.Index(fields=["account", "contact", "-created_at"], name="conv_contact_idx"),
             models.Index(fields=["account", "campaign", "status"], name="conv_campaign_idx"),
+            models.Index(fields=["account", "status", "-closed_at", "-id"], name="conv_closed_idx"),
             # Beat sweeps scan every tenant by time; small partial indexes
             # keep them cheap (docs/decisions.md).
             models.Index(

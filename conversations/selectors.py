@@ -214,18 +214,3 @@ def canned_response_list(*, membership: Membership) -> QuerySet[CannedResponse]:
     return CannedResponse.objects.filter(account_id=membership.account_id).filter(
         Q(owner__isnull=True) | Q(owner_id=membership.pk)
     )
-
-
-def members_with_load(*, account_id: int, membership_ids: Iterable[int] | None = None):
-    """Active members annotated with ``open_count`` (assigned, open conversations)."""
-    from django.db.models import Count
-
-    qs = Membership.objects.filter(account_id=account_id, is_active=True).select_related("user")
-    if membership_ids is not None:
-        qs = qs.filter(pk__in=list(membership_ids))
-    return qs.annotate(
-        open_count=Count(
-            "assigned_conversations",
-            filter=Q(assigned_conversations__status__in=[Conversation.Status.ASSIGNED, Conversation.Status.SNOOZED]),
-        )
-    )

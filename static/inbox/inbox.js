@@ -217,7 +217,9 @@
         var limit = c.slaMinutes || 30;
         sla.hidden = minutes < limit / 2;
         sla.classList.toggle("is-breached", minutes >= limit);
-        sla.textContent = t("waiting", { time: waited(date) });
+        var slaText = sla.querySelector("[data-sla-text]");
+        if (slaText) slaText.textContent = waited(date);
+        sla.title = t("waiting", { time: waited(date) });
       } else {
         sla.hidden = true;
       }
@@ -771,6 +773,12 @@
     var listCount = document.querySelector("[data-list-count]");
     var navCount = nav ? nav.querySelector("[data-count='" + currentView() + "']") : null;
     if (listCount && navCount) listCount.textContent = navCount.textContent.trim() === "0" ? "" : navCount.textContent.trim();
+    // The phone's view tabs mirror the nav's counts.
+    document.querySelectorAll("[data-view-tab]").forEach(function (tab) {
+      var source = nav ? nav.querySelector("[data-count='" + tab.dataset.viewTab + "']") : null;
+      var target = tab.querySelector(".view-tabs__count");
+      if (source && target) target.textContent = source.textContent.trim() === "0" ? "" : source.textContent.trim();
+    });
     var count = (nav ? parseInt(nav.dataset.badge || "0", 10) : 0) + state.localBadge;
     var base = document.title.replace(/^\(\d+\)\s*/, "");
     document.title = count > 0 ? "(" + count + ") " + base : base;

@@ -727,6 +727,7 @@
     if (S.forcePolling || !w.WebSocket || S.wsFails >= 3) return startPolling();
     if (S.ws && S.ws.readyState <= 1) return;
     let ws;
+    dbg("connect", S.wsFails, S.wsAttempt, Date.now());
     try { ws = new WebSocket(`${C.ws}?token=${encodeURIComponent(S.token)}`); }
     catch (e) { S.wsFails = 99; return startPolling(); }
     S.ws = ws;
@@ -737,14 +738,16 @@
       S.transport = "ws";
       stopPolling();
       setConn("");
-      S.convs.forEach((cv) => { if (cv.id === S.cur || cv.status !== "closed") wsSend("resume", { conversation_id: cv.id, after_id: lastId(cv.id) }); });
+      dbg("open", JSON.stringify(Array.from(S.convs.values())), S.cur);
+      S.convs.forEach((cv) => { if (cv.id === S.cur || cv.status !== "closed") { dbg("resume", cv.id, lastId(cv.id)); wsSend("resume", { conversation_id: cv.id, after_id: lastId(cv.id) }); } });
       if (S.page && S.pageDirty) sendPage(S.page);
       flushOutbox();
       clearInterval(S.pingT);
       S.pingT = setInterval(() => wsSend("ping", {}), 25000);
     };
-    ws.onmessage = (e) => { let f; try { f = JSON.parse(e.data); } catch (x) { return; } onFrame(f); };
+    ws.onmessage = (e) => { let f; try { f = JSON.parse(e.data); } catch (x) { return; } dbg("frame", f.type, JSON.stringify(f.data).slice(0, 80)); onFrame(f); };
     ws.onclose = (e) => {
+      dbg("close", e.code, opened, S.ws === ws, Date.now());
       if (S.ws !== ws) return;
       S.ws = null; S.wsOpen = false;
       clearInterval(S.pingT);

@@ -103,6 +103,7 @@ def screenshot(page, name: str) -> Path:
 
 
 LIVE_NAMESPACE: dict[str, str] = {}
+LIVE_MEDIA_ROOT = ROOT / "var" / "test-media"
 
 
 @pytest.fixture(autouse=True)
@@ -121,6 +122,7 @@ def _share_live_server_namespace(_isolated_cache_and_media, live_server_url, set
     layers = copy.deepcopy(settings.CHANNEL_LAYERS)
     layers["default"]["CONFIG"]["prefix"] = prefix
     settings.CHANNEL_LAYERS = layers
+    settings.MEDIA_ROOT = LIVE_MEDIA_ROOT
     channel_layers.backends = {}
     yield
     channel_layers.backends = {}
@@ -183,6 +185,8 @@ def live_server_url(django_db_setup, django_db_blocker) -> Iterator[str]:
         "LOG_FORMAT": "text",
         "PYTHONUNBUFFERED": "1",
         "FAST_PASSWORD_HASHER": "true",
+        # One media folder for both processes: files a test saves are served.
+        "MEDIA_ROOT": str(LIVE_MEDIA_ROOT),
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     # The server's output stays in var/log/ after the run: read it when a browser test fails.

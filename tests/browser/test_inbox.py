@@ -598,3 +598,26 @@ def test_search_and_filters_swap_the_list_and_keep_the_url(new_page, live_server
     wait_socket(ana)
     assert rows.count() == 1 and ana.locator("select[name=channel]").input_value() == "whatsapp"
     assert ana.js_errors == []
+
+
+def test_load_older_messages_keeps_the_reading_position(new_page, live_server_url, account, site, team):
+    agent, _, _ = team
+    conversation = factories.ConversationFactory(account=account, contact=visitor(account, site), assignee=agent,
+                                                 status=Conversation.Status.ASSIGNED)
+    ids = [
+        factories.MessageFactory(account=account, conversation=conversation, content=f"Mensaje número {i}").pk
+        for i in range(45)
+    ]
+    ana = login(new_page, live_server_url, agent, path=f"/app/conversations/{conversation.pk}/")
+    assert ana.locator("#thread .msg").count() == 30
+    ana.locator("#thread").evaluate("t => t.scrollTop = 0")
+    anchor = ana.locator(f"#msg-{ids[15]}")
+    before = anchor.bounding_box()["y"]
+
+    ana.locator("[data-load-older]").click()
+    ana.locator("#thread-start").wait_for()
+
+    assert ana.locator("#thread .msg").count() == 45
+    assert ana.locator(f"#msg-{ids[0]}").count() == 1
+    assert abs(anchor.bounding_box()["y"] - before) < 40  # the message being read did not jump away
+    assert ana.js_errors == []

@@ -494,7 +494,11 @@ def test_reconnects_and_resumes_without_losing_or_duplicating(page, shop, other_
     box.press("Enter")
     frame.evaluate("window.__blockWs = false")
 
-    expect(w.get_by_text("Sent while you were away")).to_have_count(1, timeout=20_000)
+    try:
+        expect(w.get_by_text("Sent while you were away")).to_have_count(1, timeout=20_000)
+    except AssertionError:
+        print("DBGRESUME\n" + "\n".join(frame.evaluate("window.__dbg")))
+        raise
     expect(w.locator(".row.me", has_text="Written while offline")).to_have_attribute(
         "data-status", "sent", timeout=20_000
     )
