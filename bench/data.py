@@ -85,10 +85,11 @@ def ensure_dataset(*, conversations: int, agents_per_account: int, convs_per_age
     i.e. at their capacity), plus ``idle_contacts`` visitors without a
     conversation for the idle-socket test. Rebuilt when the shape changes."""
     django_setup()
+    from rest_framework_simplejwt.tokens import AccessToken
+
     from django.contrib.auth.hashers import make_password
     from django.db import connection, transaction
     from django.utils import timezone
-    from rest_framework_simplejwt.tokens import AccessToken
 
     from accounts.models import Account, Membership, User
     from conversations.models import Contact, Conversation

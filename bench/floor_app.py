@@ -34,6 +34,7 @@ from channels.consumer import get_handler_name  # noqa: E402
 from channels.db import database_sync_to_async  # noqa: E402
 from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
 from django.db import connection  # noqa: E402
 from django.urls import path  # noqa: E402
 

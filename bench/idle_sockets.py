@@ -30,6 +30,7 @@ async def measure(server: Server, target: Target, urls: list[str], *, concurrenc
     await close_all(list(warm), graceful=True)
     await asyncio.sleep(3)
     rss_before, fds_before = server.rss_kb(), server.open_fds()
+    closed_before = hub.closed  # the warm-up sockets we closed ourselves
 
     t0 = time.perf_counter()
     tasks = [asyncio.create_task(open_socket(u, origin, hub.visitor_frame, hub, sem)) for u in urls]
@@ -54,7 +55,7 @@ async def measure(server: Server, target: Target, urls: list[str], *, concurrenc
     deadline = time.perf_counter() + 15
     while hub.stray["pong"] < len(picked) and time.perf_counter() < deadline:
         await asyncio.sleep(0.1)
-    alive_closed = hub.closed
+    alive_closed = hub.closed - closed_before
 
     await close_all(socks)
     await asyncio.sleep(min(5.0, idle_seconds))

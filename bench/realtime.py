@@ -170,6 +170,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
         plan.duration = args.duration
     if args.idle is not None:
         plan.idle = args.idle
+    if args.compare_size:
+        plan.compare_size = args.compare_size
     if args.apps:
         plan.apps = args.apps.split(",")
     plan.delivery = args.delivery
@@ -328,11 +330,15 @@ class Bench:
 
     def comparisons(self) -> None:
         n = self.plan.compare_size
-        for variant in VARIANTS:
+        # "baseline" in --variants repeats the default set-up in the same
+        # invocation, for an A/B under the same machine load.
+        for variant in ([BASELINE] if "baseline" in self.variants else []) + VARIANTS:
             if self.variants and variant.name not in self.variants:
                 continue
             if variant.name in FLOOR_ONLY:
                 apps = ["floor"]
+            elif variant is BASELINE:
+                apps = ["charla", "floor"]
             else:
                 apps = ["charla", "floor"] if variant.name in BOTH_APPS else ["charla"]
             for app in apps:
@@ -375,10 +381,11 @@ def environment() -> dict[str, Any]:
     import channels
     import channels_redis
     import daphne
-    import django
     import psycopg
     import uvicorn
     import websockets
+
+    import django
 
     return {
         "python": platform.python_version(),
@@ -427,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", action="store_true", help="also daphne, RedisChannelLayer (core), DB_POOL=false")
     parser.add_argument("--only-compare", action="store_true", help="skip the main matrix and idle sockets")
     parser.add_argument("--variants", default="", help="comma-separated comparison variants to run (default all): "
-                        + ",".join(v.name for v in VARIANTS))
+                        + ",".join(["baseline"] + [v.name for v in VARIANTS]))
     parser.add_argument("--sizes", help="comma-separated conversation counts (overrides the mode)")
     parser.add_argument("--rates", help="comma-separated open-loop rates, msgs/s (overrides the mode)")
     parser.add_argument("--duration", type=float, help="seconds per open-loop run")
@@ -435,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apps", help="charla,floor (default both)")
     parser.add_argument("--delivery", choices=["assigned", "join"], default="assigned",
                         help="agents get message.created on member.<id> (assigned) or after conversation.join")
+    parser.add_argument("--compare-size", type=int, help="conversations in the comparison runs (default 1,000 full, 200 quick)")
     parser.add_argument("--label", default="", help="suffix for the results file names (keeps *-latest of the mode)")
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: closed,check,burst,idle")
     parser.add_argument("--profile", action="store_true",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -30,7 +31,7 @@ def _runs(doc, **match):
 
 def targets(doc: dict) -> list[list[Any]]:
     rows = []
-    key = [r for r in _runs(doc, variant="baseline", app="charla", mode="open", conversations=1000, rate=500)]
+    key = list(_runs(doc, variant="baseline", app="charla", mode="open", conversations=1000, rate=500))
     if key and key[0].get("skipped"):
         rows.append(["p99 ≤ 50 ms at 500 msg/s, 1,000 conversations", f"not run: {key[0]['skipped']}", "MISSED"])
     elif key:
@@ -150,4 +151,4 @@ def markdown(doc: dict) -> str:
 
 
 if __name__ == "__main__":
-    print(markdown(json.loads(open(sys.argv[1]).read())))
+    print(markdown(json.loads(Path(sys.argv[1]).read_text())))

@@ -203,7 +203,9 @@
       d.documentElement.style.overflow = "hidden";
     }
     post("open");
-    setTimeout(() => { try { S && S.open && S.frame.focus(); } catch (e) { /* ignore */ } }, 60);
+    // Move focus into the chat now (the iframe then focuses its composer). Only once: a later
+    // iframe.focus() would pull focus off whatever the visitor is already typing in.
+    if (d.activeElement !== S.host) try { S.frame.focus(); } catch (e) { /* ignore */ }
     emit("open");
   }
   function close() {

@@ -20,6 +20,7 @@ import io
 import json
 import threading
 import time
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -28,11 +29,11 @@ from playwright.sync_api import expect
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
+from django.utils import timezone
 
 from accounts.models import Membership
-from conversations import events, services
+from conversations import services
 from conversations.models import Contact, Conversation, Message
-from core import realtime
 from tests import factories
 from tests.browser.conftest import SCREENSHOTS
 
@@ -159,7 +160,13 @@ def send(w, text: str) -> None:
         pg = _DBG[-1]
         print("DBGLOG\n" + "\n".join(x for x in pg._dbg if not x.startswith("REQ GET http://127.0.0.1") or "api" in x))
         fr = next(f for f in pg.frames if "/widget/frame/" in f.url)
-        print("DBGSTATE", fr.evaluate("[document.activeElement && document.activeElement.tagName, document.querySelector('textarea').value, document.querySelectorAll('.row').length, document.hasFocus(), window.__dbg]"), pg.evaluate("document.activeElement.tagName"))
+        print(
+            "DBGSTATE",
+            fr.evaluate(
+                "[document.activeElement && document.activeElement.tagName, document.querySelector('textarea').value, document.querySelectorAll('.row').length, document.hasFocus(), window.__dbg]"
+            ),
+            pg.evaluate("document.activeElement.tagName"),
+        )
         raise
 
 
@@ -701,20 +708,25 @@ def test_offline_mode_asks_for_email_and_still_takes_the_message(page, shop, oth
 
 
 def test_spanish_from_boot_locale_and_queue_position(page, shop, other_origin_url):
+    # Nobody can take the chat now, and two visitors are already waiting.
+    Membership.objects.filter(pk=shop.agent.pk).update(availability=Membership.Availability.OFFLINE)
+    for minutes in (9, 5):
+        waiting = factories.ContactFactory(account=shop.account, site=shop.site)
+        factories.ConversationFactory(
+            account=shop.account,
+            contact=waiting,
+            status=Conversation.Status.QUEUED,
+            queued_at=timezone.now() - timedelta(minutes=minutes),
+        )
     page.goto(other_origin_url("shop/es.html", host_html(shop.live, shop.site.app_id, boot={"locale": "es"})))
     expect(bubble(page)).to_have_attribute("aria-label", "Abrir chat")
     w = open_widget(page)
     expect(w.get_by_role("img", name="En línea")).to_be_visible()  # the status dot
     send(w, "¿Hacéis envíos a Canarias?")
     conversation = contact_message(shop.site, "¿Hacéis envíos a Canarias?").conversation
-    # The routing engine may add queue_position to the visitor's conversation payload: shown when present.
-    payload = {**events.conversation_data_for_contact(conversation), "queue_position": 3}
-    off_loop(
-        realtime.send_now,
-        groups=[realtime.group_contact(conversation.contact_id)],
-        event="conversation.updated",
-        data={"conversation": payload},
-        meta={"audience": "contact", "account_id": shop.account.pk},
-    )
+    # The routing engine tells waiting visitors their place in line (queue_position).
     expect(w.locator(".notice")).to_have_text("Eres el n.º 3 en la cola", timeout=LIVE_TIMEOUT)
     screenshot(page, "widget-spanish")
+    agent_says(shop, conversation.pk, "¡Hola! Sí, enviamos a Canarias.")
+    expect(w.get_by_text("enviamos a Canarias")).to_be_visible(timeout=LIVE_TIMEOUT)
+    expect(w.locator(".notice")).to_be_hidden()  # taken by an agent: no longer in line
