@@ -124,7 +124,7 @@ VARIANTS = [
     Variant("floor-thread-sensitive", env={"BENCH_FLOOR_THREAD_SENSITIVE": "1"}),
 ]
 FLOOR_ONLY = {"floor-channels-dispatch", "floor-thread-sensitive"}
-BOTH_APPS = {"daphne", "uvicorn-sansio", "core-layer"}
+BOTH_APPS = {"daphne", "uvicorn-sansio", "core-layer", "no-pool-persistent", "no-pool-age0"}
 
 
 @dataclass
@@ -418,7 +418,8 @@ def write_results(bench: Bench, plan: Plan, started: str, seconds: float, argv: 
     stamp = started.replace(":", "").replace("-", "")[:15]
     path = benv.RESULTS / f"realtime-{plan.mode}-{stamp}.json"
     path.write_text(json.dumps(doc, indent=2, default=str))
-    (benv.RESULTS / f"realtime-{plan.mode}-latest.json").write_text(json.dumps(doc, indent=2, default=str))
+    if plan.mode in ("quick", "full"):  # labelled runs keep their stamped file only
+        (benv.RESULTS / f"realtime-{plan.mode}-latest.json").write_text(json.dumps(doc, indent=2, default=str))
     md = markdown(doc)
     (benv.RESULTS / f"realtime-{plan.mode}-latest.md").write_text(md)
     print(md)

@@ -250,10 +250,14 @@
   }
   const sorted = () => Array.from(S.msgs.values()).sort((a, b) =>
     (a.id == null ? Infinity : a.id) - (b.id == null ? Infinity : b.id) || a._seq - b._seq);
-  // How far the *stream* of a conversation has been received (history, socket frames, polls).
-  // Acks of our own sends do not move it: a message acked over HTTP while the socket was down
-  // can have a higher id than a team message we have not received yet.
+  // How far each conversation has been received *without gaps*: from history and polls (GET
+  // after the cursor), from `resume.done`, and from live frames once this socket has resumed
+  // that conversation. Acks of our own sends never move it (a message acked over HTTP while the
+  // socket was down has a higher id than team messages we have not received yet), nor do live
+  // frames of a conversation this socket has not resumed yet.
   const cursor = new Map();
+  const synced = new Set(); // conversations resumed on the current socket (resume.done received)
+  const resumed = new Set(); // conversations a resume was sent for on the current socket
   const lastId = (convId) => cursor.get(convId) || 0;
   function seen(m) {
     if (m && m.id && m.conversation_id) cursor.set(m.conversation_id, Math.max(lastId(m.conversation_id), m.id));
@@ -738,8 +742,9 @@
       S.transport = "ws";
       stopPolling();
       setConn("");
-      dbg("open", JSON.stringify(Array.from(S.convs.values())), S.cur);
-      S.convs.forEach((cv) => { if (cv.id === S.cur || cv.status !== "closed") { dbg("resume", cv.id, lastId(cv.id)); wsSend("resume", { conversation_id: cv.id, after_id: lastId(cv.id) }); } });
+      synced.clear();
+      resumed.clear();
+      S.convs.forEach((cv) => { if (cv.id === S.cur || cv.status !== "closed") resume(cv.id); });
       if (S.page && S.pageDirty) sendPage(S.page);
       flushOutbox();
       clearInterval(S.pingT);
@@ -765,6 +770,11 @@
       S.reconnT = setTimeout(() => connect(), backoff(++S.wsAttempt));
     };
   }
+  function resume(convId) { // catch up on a conversation over this socket (once per socket)
+    if (!convId || resumed.has(convId) || !S.wsOpen) return;
+    resumed.add(convId);
+    wsSend("resume", { conversation_id: convId, after_id: lastId(convId) });
+  }
   function wsSend(type, data) {
     if (!S.ws || S.ws.readyState !== 1) return false;
     S.ws.send(JSON.stringify({ type, data }));
@@ -780,8 +790,11 @@
       }
       case "message.created":
       case "message.updated": {
-        const m = upsert(f.type === "message.created" ? seen(data.message) : data.message);
+        const msg = data.message;
+        if (f.type === "message.created" && msg && synced.has(msg.conversation_id)) seen(msg);
+        const m = upsert(msg);
         if (m && m.client_id) ackDone(m);
+        if (m && m.conversation_id) resume(m.conversation_id);
         if (m && m.conversation_id && !S.convs.has(m.conversation_id)) S.convs.set(m.conversation_id, { id: m.conversation_id, status: "queued" });
         if (m && m.conversation_id && m.conversation_id !== S.cur && m.id) switchTo(m.conversation_id);
         render();
@@ -790,6 +803,11 @@
       case "message.read":
         readBy(data.reader, data.conversation_id, data.up_to_id);
         render();
+        break;
+      case "resume.done":
+        if (data.last_id) cursor.set(data.conversation_id, Math.max(lastId(data.conversation_id), data.last_id));
+        if (data.more) { resumed.delete(data.conversation_id); resume(data.conversation_id); break; }
+        synced.add(data.conversation_id);
         break;
       case "typing":
         if (data.who && data.who.type !== "contact") setAgentTyping(data.state === "start" ? data.who : null);
@@ -801,6 +819,7 @@
         const before = S.convs.get(c.id);
         S.convs.set(c.id, Object.assign({}, before, c));
         if (!S.cur || (f.type === "conversation.created" && c.id > (S.cur || 0))) switchTo(c.id);
+        resume(c.id);
         if (c.id === S.cur) { renderIntro(); renderAfter(); }
         break;
       }
@@ -899,6 +918,7 @@
     if (m.conversation_id) {
       if (!S.convs.has(m.conversation_id)) S.convs.set(m.conversation_id, { id: m.conversation_id, status: "queued" });
       switchTo(m.conversation_id);
+      resume(m.conversation_id); // a conversation this socket has not caught up on yet
     }
     render();
   }

@@ -103,6 +103,31 @@ def screenshot(page, name: str) -> Path:
 
 
 LIVE_NAMESPACE: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_retries_on_deadlock():
+    """Between browser tests the database is truncated while the live server
+    may still be writing (a socket's disconnect marks its visitor offline).
+    PostgreSQL then aborts the TRUNCATE as a deadlock victim: retry it."""
+    from django.core.management.base import CommandError
+    from django.core.management.commands import flush
+
+    original = flush.Command.handle
+
+    def handle(self, *args, **options):
+        for attempt in range(6):
+            try:
+                return original(self, *args, **options)
+            except CommandError as exc:
+                if "deadlock" not in str(exc.__cause__ or "").lower() or attempt == 5:
+                    raise
+                time.sleep(0.5)
+        return None
+
+    flush.Command.handle = handle
+    yield
+    flush.Command.handle = original
 LIVE_MEDIA_ROOT = ROOT / "var" / "test-media"
 
 

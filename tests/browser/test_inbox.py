@@ -101,7 +101,7 @@ class GroupListener:
         self._stop.set()
         self._thread.join(5)
 
-    def wait_for(self, predicate, timeout: float = 10.0):
+    def wait_for(self, predicate, timeout: float = 20.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for frame in list(self.frames):
