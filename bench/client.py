@@ -229,12 +229,13 @@ class Sock:
     reader: asyncio.Task
 
 
-async def open_socket(url: str, origin: str, on_frame, hub: Hub, sem: asyncio.Semaphore, *, attempts: int = 3) -> Sock:
+async def open_socket(url: str, origin: str, on_frame, hub: Hub, sem: asyncio.Semaphore, *, attempts: int = 3,
+                      compression: str | None = None) -> Sock:
     last: Exception | None = None
     for attempt in range(attempts):
         async with sem:
             try:
-                ws = await connect(url, origin=origin, compression=None, ping_interval=None,
+                ws = await connect(url, origin=origin, compression=compression, ping_interval=None,
                                    open_timeout=60, close_timeout=2, max_size=2**22)
                 break
             except InvalidStatus as exc:  # a refused handshake will not get better

@@ -2,7 +2,8 @@
 server's RSS before and after, check a sample still answers ``ping``.
 
 Standalone: ``.venv/bin/python -m bench.idle_sockets --sockets 10000 [--app floor]``
-(``bench/realtime.py`` calls :func:`measure` in ``--full`` mode).
+(``bench/realtime.py`` calls :func:`measure` in ``--full`` mode). ``--deflate``
+lets the sockets negotiate per-message deflate, as browsers do.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from .server import Server
 
 
 async def measure(server: Server, target: Target, urls: list[str], *, concurrency: int = 200,
-                  sample: int = 200, idle_seconds: float = 10.0, connect_budget: float = 600.0) -> dict:
+                  sample: int = 200, idle_seconds: float = 10.0, connect_budget: float = 600.0,
+                  compression: str | None = None) -> dict:
     hub = Hub()
     origin = target.visitor_origin
     sem = asyncio.Semaphore(concurrency)
 
     # Warm the code paths (imports, layer and DB connections), then let go.
-    warm = await asyncio.gather(*(open_socket(u, origin, hub.visitor_frame, hub, sem) for u in urls[:20]))
+    warm = await asyncio.gather(*(open_socket(u, origin, hub.visitor_frame, hub, sem, compression=compression)
+                                  for u in urls[:20]))
     await asyncio.sleep(1)
     await close_all(list(warm), graceful=True)
     await asyncio.sleep(3)
@@ -33,7 +36,8 @@ async def measure(server: Server, target: Target, urls: list[str], *, concurrenc
     closed_before = hub.closed  # the warm-up sockets we closed ourselves
 
     t0 = time.perf_counter()
-    tasks = [asyncio.create_task(open_socket(u, origin, hub.visitor_frame, hub, sem)) for u in urls]
+    tasks = [asyncio.create_task(open_socket(u, origin, hub.visitor_frame, hub, sem, compression=compression))
+             for u in urls]
     done, pending = await asyncio.wait(tasks, timeout=connect_budget)
     for t in pending:
         t.cancel()
@@ -61,9 +65,11 @@ async def measure(server: Server, target: Target, urls: list[str], *, concurrenc
     await asyncio.sleep(min(5.0, idle_seconds))
     rss_closed = server.rss_kb()
     opened = len(socks)
+    negotiated = socks[0].ws.response.headers.get("Sec-WebSocket-Extensions") if socks else None
     return {
         "app": target.app,
         "server": server.kind,
+        "permessage_deflate": negotiated,
         "requested": len(urls),
         "opened": opened,
         "failures": len(failures),
@@ -93,17 +99,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sockets", type=int, default=10_000)
     parser.add_argument("--app", choices=["charla", "floor"], default="charla")
-    parser.add_argument("--server", choices=["uvicorn", "daphne"], default="uvicorn")
+    parser.add_argument("--server", choices=["uvicorn", "uvicorn-sansio", "daphne"], default="uvicorn")
+    parser.add_argument("--deflate", action="store_true",
+                        help="server accepts and clients offer per-message deflate, as browsers do")
     args = parser.parse_args()
     raise_nofile()
     data.ensure_database()
     ds = data.ensure_dataset(conversations=1000, agents_per_account=4, convs_per_agent=5, idle_contacts=max(args.sockets, 10_000))
     data.reset_state()
-    server = Server(kind=args.server, app=args.app)
+    server = Server(kind=args.server, app=args.app, deflate=args.deflate)
     server.start()
     try:
         target = Target(args.app, server.port)
-        result = asyncio.run(measure(server, target, idle_urls(target, ds, args.sockets)))
+        result = asyncio.run(measure(server, target, idle_urls(target, ds, args.sockets),
+                                     compression="deflate" if args.deflate else None))
     finally:
         server.stop()
         data.redis_cleanup()

@@ -22,7 +22,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def command(kind: str, app: str, port: int) -> list[str]:
+def command(kind: str, app: str, port: int, *, deflate: bool = False) -> list[str]:
     target = "bench.floor_app:application" if app == "floor" else "config.asgi:application"
     if kind in ("uvicorn", "uvicorn-sansio"):
         # "websockets" is uvicorn's legacy-protocol implementation (deprecated in
@@ -30,7 +30,7 @@ def command(kind: str, app: str, port: int) -> list[str]:
         ws = "websockets-sansio" if kind == "uvicorn-sansio" else "websockets"
         return [
             str(benv.VENV_BIN / "uvicorn"), target, "--host", "127.0.0.1", "--port", str(port),
-            "--ws", ws, "--ws-per-message-deflate", "false", "--lifespan", "off",
+            "--ws", ws, "--ws-per-message-deflate", "true" if deflate else "false", "--lifespan", "off",
             "--log-level", "warning", "--no-access-log",
         ]
     if kind == "daphne":
@@ -40,8 +40,8 @@ def command(kind: str, app: str, port: int) -> list[str]:
 
 class Server:
     def __init__(self, *, kind: str = "uvicorn", app: str = "charla", env: dict[str, str] | None = None,
-                 log_path: Path | None = None) -> None:
-        self.kind, self.app = kind, app
+                 log_path: Path | None = None, deflate: bool = False) -> None:
+        self.kind, self.app, self.deflate = kind, app, deflate
         self.port = free_port()
         self.env = benv.base_env(PUBLIC_URL=f"http://127.0.0.1:{self.port}", **(env or {}))
         self.log_path = log_path or benv.LOGS / f"{kind}-{app}-{self.port}.log"
@@ -54,7 +54,7 @@ class Server:
 
     def start(self, timeout: float = 60.0) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        cmd = " ".join(shlex.quote(c) for c in command(self.kind, self.app, self.port))
+        cmd = " ".join(shlex.quote(c) for c in command(self.kind, self.app, self.port, deflate=self.deflate))
         self._log = open(self.log_path, "wb")  # noqa: SIM115
         # exec keeps the pid: /proc/<pid> is the server itself.
         self.proc = subprocess.Popen(

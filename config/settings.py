@@ -85,8 +85,8 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------
-# Persistent connections through psycopg 3's pool: CONN_MAX_AGE=0 without a
-# pool cut message throughput to a tenth (see docs/decisions.md).
+# Persistent connections through psycopg 3's pool: without it the bench lost
+# 30-63 % of its throughput (docs/decisions.md).
 DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/charla"),
 }
