@@ -88,7 +88,7 @@ def site_public_data(site: Site, request: HttpRequest) -> dict[str, Any]:
     return {
         "app_id": site.app_id,
         "name": site.name,
-        "team_name": site.team_name or site.name,
+        "team_name": site.team_name or site.account.name,
         "online": site.is_open_at(timezone.now()),
         "greeting": site.greeting,
         "offline_message": site.offline_message,

@@ -3,10 +3,6 @@
   "use strict";
   const w = window, d = document;
   const C = JSON.parse(d.getElementById("charla-config").textContent);
-  w.__dbg = [];
-  const dbg = (...a) => { w.__dbg.push(a.join(" ")); };
-  w.addEventListener("error", (e) => dbg("ERROR", e.message, e.lineno));
-  dbg("start", Date.now());
 
   // ---------------------------------------------------------------- i18n
   const I18N = {
@@ -167,11 +163,9 @@
     app.append(ui.dialog, ui.lb);
 
     ui.text.addEventListener("keydown", (e) => {
-      dbg("keydown", e.key, e.isComposing, e.keyCode, JSON.stringify(ui.text.value));
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); submit(); }
     });
-    ui.text.addEventListener("input", () => {
-      dbg("input", JSON.stringify(ui.text.value)); grow(); ui.send.disabled = !ui.text.value.trim(); typingTick(); });
+    ui.text.addEventListener("input", () => { grow(); ui.send.disabled = !ui.text.value.trim(); typingTick(); });
     ui.file.addEventListener("change", () => { const f = ui.file.files && ui.file.files[0]; ui.file.value = ""; if (f) upload(f); });
     ui.body.addEventListener("dragover", (e) => e.preventDefault());
     ui.body.addEventListener("drop", (e) => { e.preventDefault(); const f = e.dataTransfer.files && e.dataTransfer.files[0]; if (f) upload(f); });
@@ -731,7 +725,6 @@
     if (S.forcePolling || !w.WebSocket || S.wsFails >= 3) return startPolling();
     if (S.ws && S.ws.readyState <= 1) return;
     let ws;
-    dbg("connect", S.wsFails, S.wsAttempt, Date.now());
     try { ws = new WebSocket(`${C.ws}?token=${encodeURIComponent(S.token)}`); }
     catch (e) { S.wsFails = 99; return startPolling(); }
     S.ws = ws;
@@ -750,9 +743,8 @@
       clearInterval(S.pingT);
       S.pingT = setInterval(() => wsSend("ping", {}), 25000);
     };
-    ws.onmessage = (e) => { let f; try { f = JSON.parse(e.data); } catch (x) { return; } dbg("frame", f.type, JSON.stringify(f.data).slice(0, 80)); onFrame(f); };
+    ws.onmessage = (e) => { let f; try { f = JSON.parse(e.data); } catch (x) { return; } onFrame(f); };
     ws.onclose = (e) => {
-      dbg("close", e.code, opened, S.ws === ws, Date.now());
       if (S.ws !== ws) return;
       S.ws = null; S.wsOpen = false;
       clearInterval(S.pingT);
@@ -951,7 +943,6 @@
   }
   function submit() {
     const text = ui.text.value.trim();
-    dbg("submit", JSON.stringify(text), !!S.fatal);
     if (!text || S.fatal) return;
     ui.text.value = "";
     grow();
@@ -1075,7 +1066,6 @@
     if (e.source !== w.parent || !e.data || e.data.charla !== 1) return;
     if (S.parent && e.origin !== S.parent) return;
     const m = e.data, data = m.data || {};
-    dbg("msg", m.type, Date.now());
     if (m.type === "init") {
       if (S.parent) return; // once
       S.parent = e.origin;

@@ -132,17 +132,7 @@ def bubble(page):
     return page.locator("charla-widget .b")
 
 
-_DBG = []
-
-
 def open_widget(page):
-    if not hasattr(page, "_dbg"):
-        _DBG.append(page)
-        page._dbg = []
-        page.on("console", lambda m: page._dbg.append(f"{m.type}: {m.text}"))
-        page.on("pageerror", lambda e: page._dbg.append(f"PAGEERROR {e}"))
-        page.on("framenavigated", lambda f: page._dbg.append(f"NAV {f.url}"))
-        page.on("request", lambda r: page._dbg.append(f"REQ {r.method} {r.url}"))
     expect(bubble(page)).to_be_visible()
     bubble(page).click()
     w = widget(page)
@@ -154,20 +144,7 @@ def send(w, text: str) -> None:
     box = w.locator("textarea")
     box.fill(text)
     box.press("Enter")
-    try:
-        expect(w.locator(".row.me", has_text=text)).to_be_visible()
-    except AssertionError:
-        pg = _DBG[-1]
-        print("DBGLOG\n" + "\n".join(x for x in pg._dbg if not x.startswith("REQ GET http://127.0.0.1") or "api" in x))
-        fr = next(f for f in pg.frames if "/widget/frame/" in f.url)
-        print(
-            "DBGSTATE",
-            fr.evaluate(
-                "[document.activeElement && document.activeElement.tagName, document.querySelector('textarea').value, document.querySelectorAll('.row').length, document.hasFocus(), window.__dbg]"
-            ),
-            pg.evaluate("document.activeElement.tagName"),
-        )
-        raise
+    expect(w.locator(".row.me", has_text=text)).to_be_visible()
 
 
 def contact_message(site, text: str) -> Message:
@@ -501,11 +478,7 @@ def test_reconnects_and_resumes_without_losing_or_duplicating(page, shop, other_
     box.press("Enter")
     frame.evaluate("window.__blockWs = false")
 
-    try:
-        expect(w.get_by_text("Sent while you were away")).to_have_count(1, timeout=20_000)
-    except AssertionError:
-        print("DBGRESUME\n" + "\n".join(frame.evaluate("window.__dbg")))
-        raise
+    expect(w.get_by_text("Sent while you were away")).to_have_count(1, timeout=20_000)
     expect(w.locator(".row.me", has_text="Written while offline")).to_have_attribute(
         "data-status", "sent", timeout=20_000
     )
