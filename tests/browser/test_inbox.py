@@ -17,7 +17,6 @@ from channels.layers import get_channel_layer
 
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
-from django.db import connections
 
 from accounts.models import Membership
 from conversations import services
@@ -25,34 +24,13 @@ from conversations.models import Conversation, Message, PageView
 from core import tenancy
 from tests import factories
 from tests.browser.conftest import screenshot
+from tests.browser.helpers import off_loop
 
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def off_loop(fn, *args, **kwargs):
-    """Run a service in a worker thread: Playwright's sync API keeps an event
-    loop in this thread, where ``async_to_sync`` (the realtime publish)
-    refuses to run."""
-    result: dict = {}
-
-    def run():
-        try:
-            result["value"] = fn(*args, **kwargs)
-        except BaseException as exc:  # re-raised in the test
-            result["error"] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(30)
-    if "error" in result:
-        raise result["error"]
-    return result.get("value")
 
 
 def eventually(fn, *, timeout: float = 10.0, message: str = "condition"):

@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import io
 import json
-import threading
 import time
 from datetime import timedelta
 from types import SimpleNamespace
@@ -28,7 +27,6 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connections
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -36,6 +34,7 @@ from conversations import services
 from conversations.models import Contact, Conversation, Message
 from tests import factories
 from tests.browser.conftest import SCREENSHOTS
+from tests.browser.helpers import off_loop
 
 PHONE = {"width": 375, "height": 812}
 # In the chat iframe only: remember every socket, and make new ones fail while __blockWs is set.
@@ -75,28 +74,6 @@ def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(350)  # let the open/close transition finish
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
-
-
-def off_loop(fn, *args, **kwargs):
-    """Run a service in a worker thread: Playwright's sync API keeps an event
-    loop in this one, where ``async_to_sync`` (the realtime publish) refuses
-    to run. Its own database connection is closed afterwards."""
-    result: dict = {}
-
-    def run():
-        try:
-            result["value"] = fn(*args, **kwargs)
-        except BaseException as exc:  # re-raised in the test
-            result["error"] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(30)
-    if "error" in result:
-        raise result["error"]
-    return result.get("value")
 
 
 def host_html(
