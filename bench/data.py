@@ -28,11 +28,14 @@ def ensure_database() -> None:
     )
 
 
-def django_setup() -> None:
+def django_setup(*, pool: bool = False) -> None:
+    """Django against the bench database; ``pool=True`` connects as the server
+    does (psycopg pool), the default opens a connection per use."""
     global _READY
     if _READY:
         return
-    for key, value in benv.base_env(DB_POOL="false", CONN_MAX_AGE="0").items():
+    db = {} if pool else {"DB_POOL": "false", "CONN_MAX_AGE": "0"}
+    for key, value in benv.base_env(**db).items():
         if key.startswith(("DATABASE_URL", "DEBUG", "REDIS_URL", "CHANNEL_", "CACHE_", "SECRET_KEY", "JWT_", "DB_", "CONN_", "ALLOWED", "CELERY_", "LOG_", "RATE_LIMIT")):
             os.environ[key] = value
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"

@@ -25,6 +25,7 @@ PARTS: list[tuple[str, tuple[str, ...]]] = [
     ("event payloads (message_data / conversation_data)", ("(conversations/events.py",)),
     ("duplicate check (_existing)", ("_existing (conversations/services/messages.py",)),
     ("row lock with 5 joins (_lock)", ("_lock (conversations/services/conversations.py",)),
+    ("row lock for a send (_lock_for_send, 3 joins)", ("_lock_for_send (conversations/services/messages.py",)),
     ("INSERT/UPDATE (Model.save)", ("Model.save ",)),
     ("commit / savepoints", ("(django/db/transaction.py",)),
     ("conversation lookup (contact_message_send)", ("contact_message_send (conversations/services/messages.py",)),

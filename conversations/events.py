@@ -189,7 +189,11 @@ def publish_message(message: Message, *, event: str = "message.created") -> None
         )
 
 
-def publish_conversation(conversation: Conversation, *, event: str = "conversation.updated", extra_member_ids=()) -> None:
+def publish_conversation(
+    conversation: Conversation, *, event: str = "conversation.updated", extra_member_ids=(), to_contact: bool = True
+) -> None:
+    """The conversation's new state to the agents and (unless ``to_contact``
+    is false: nothing the visitor sees changed) to the visitor's tabs."""
     meta = conversation_meta(conversation)
     member_ids = [mid for mid in dict.fromkeys(extra_member_ids) if mid]
     groups = [realtime.group_account(conversation.account_id)]
@@ -205,6 +209,8 @@ def publish_conversation(conversation: Conversation, *, event: str = "conversati
         # assignee), who get the update even when they can no longer see it.
         meta={**meta, "audience": "agents", "member_ids": member_ids},
     )
+    if not to_contact:
+        return
     realtime.publish_on_commit(
         groups=[realtime.group_contact(conversation.contact_id)],
         event=event,

@@ -51,16 +51,24 @@ def build_frame(event: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def send_now(*, groups: list[str], event: str, data: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
-    """Send at once. Only for ephemeral signals that write nothing (typing)."""
+    """Send at once. Only for ephemeral signals that write nothing (typing),
+    and for :func:`publish_on_commit` once committed.
+
+    All of ``groups`` go in one hop to the event loop (``async_to_sync``; on
+    a server's worker thread that is the server's own loop and its Redis
+    connections)."""
     layer = get_channel_layer()
     if layer is None:
         return
     frame = build_frame(event, data)
     message = {"type": HANDLER_TYPE, "frame": frame, "meta": meta or {}}
-    send = async_to_sync(layer.group_send)
-    for group in dict.fromkeys(groups):
+    async_to_sync(_send_groups)(layer, list(dict.fromkeys(groups)), message, event)
+
+
+async def _send_groups(layer: Any, groups: list[str], message: dict[str, Any], event: str) -> None:
+    for group in groups:
         try:
-            send(group, message)
+            await layer.group_send(group, message)
         except Exception:  # the write is committed; a dead layer must not undo it
             logger.exception("realtime publish failed", extra={"group": group, "event": event})
 

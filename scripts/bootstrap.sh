@@ -36,8 +36,9 @@ find_python() {
     return 1
 }
 
-if [[ -x "$VENV/bin/python" ]] && ! version_ok "$VENV/bin/python"; then
-    say "Existing .venv is broken or older than Python 3.11: recreating it"
+if [[ -x "$VENV/bin/python" ]] && { ! version_ok "$VENV/bin/python" || ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; }; then
+    # An interrupted first run can leave a .venv without pip.
+    say "Existing .venv is broken, has no pip or is older than Python 3.11: recreating it"
     rm -rf "$VENV"
 fi
 

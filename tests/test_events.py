@@ -43,6 +43,21 @@ def test_message_created(agent, conversation, capture_events):
     assert to_visitor["meta"]["audience"] == "contact"
 
 
+def test_message_send_updates_the_conversation_for_whoever_sees_a_change(agent, conversation, capture_events):
+    """A visitor's own message changes nothing their tabs show of the
+    conversation: agents get ``conversation.updated``, the visitor does not.
+    An agent's reply changes the visitor's unread count: both get it."""
+    services.conversation_assign(conversation=conversation, assignee=agent)
+    with capture_events() as events:
+        services.message_send(conversation=conversation, sender_type="contact", content="hola")
+    assert [e["groups"] for e in events.named("conversation.updated")] == [[f"acct.{conversation.account_id}"]]
+    with capture_events() as events:
+        services.agent_message_send(membership=agent, conversation_id=conversation.pk, content="¿Qué tal?")
+    updated = events.named("conversation.updated")
+    assert [e["groups"] for e in updated] == [[f"acct.{conversation.account_id}"], [f"contact.{conversation.contact_id}"]]
+    assert updated[1]["data"]["conversation"]["unread"] == 1
+
+
 def test_message_created_private_note_reaches_agents_only(agent, conversation, capture_events):
     with capture_events() as events:
         services.agent_message_send(membership=agent, conversation_id=conversation.pk, content="psst", private=True)

@@ -51,7 +51,7 @@ def _open(scope: dict[str, Any], token: str | None, account: str | None,
 
 
 def _send(membership: Membership, viewer: Viewer, **kwargs: Any) -> dict[str, Any]:
-    result = services.agent_message_send(membership=membership, **kwargs)
+    result = services.agent_message_send(membership=membership, viewer=viewer, **kwargs)
     return realtime.build_frame(
         "message.ack",
         {

@@ -17,15 +17,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Membership
-from core import realtime
+from core import presence, realtime
 from core.exceptions import NotFound, PermissionDenied, ValidationError
 from core.metrics import messages_total
 
 from .. import events, signals
 from ..models import Attachment, Contact, Conversation, Message
-from ..selectors import conversation_get_for_member
+from ..selectors import Viewer, viewer_for
+from ._send_lock import lock_conversation
 from .contacts import contact_pending_context
-from .conversations import _lock, conversation_assign, conversation_start
+from .conversations import conversation_assign, conversation_start
 
 ALLOWED_KINDS = {
     Message.Sender.CONTACT: {Message.Kind.TEXT, Message.Kind.IMAGE, Message.Kind.DOCUMENT, Message.Kind.LOCATION},
@@ -137,6 +138,7 @@ def _claim_attachments(*, account_id: int, attachment_ids: Iterable[Any], contac
 # --- Send -----------------------------------------------------------------------------
 
 def _existing(conversation_id: int, client_id: str) -> Message | None:
+    """The stored twin of a retried send (rare; loaded with what its ack needs)."""
     if not client_id:
         return None
     return (
@@ -145,6 +147,44 @@ def _existing(conversation_id: int, client_id: str) -> Message | None:
         .filter(conversation_id=conversation_id, client_id=client_id)
         .first()
     )
+
+
+def _lock_for_send(
+    *, account_id: int, conversation_id: int, contact_id: int | None = None, reuse: Iterable[Any] = ()
+) -> Conversation | None:
+    """Lock a conversation for a send: one prepared statement
+    (``_send_lock``), joined to what the send's events show.
+
+    The account and the site are configuration, not part of a send: when one
+    of ``reuse`` (the socket's contact or membership, a conversation the
+    caller loaded) already holds them they are reused, not read again;
+    otherwise they load on first use.
+    """
+    conversation = lock_conversation(account_id=account_id, conversation_id=conversation_id, contact_id=contact_id)
+    if conversation is None:
+        return None
+    for source in reuse:
+        if source is None:
+            continue
+        for name in ("account", "site"):
+            descriptor = getattr(type(source), name, None)
+            if not hasattr(descriptor, "is_cached") or not descriptor.is_cached(source):
+                continue
+            related = getattr(source, name)
+            if related is not None and related.pk == getattr(conversation, f"{name}_id"):
+                setattr(conversation, name, related)
+    return conversation
+
+
+def _with_attachments(message: Message, attachments: list[Attachment]) -> Message:
+    """Give a new message its attachments as if prefetched, so its payload and
+    HTML fragment do not query them again (Django keeps prefetched rows in
+    ``_prefetched_objects_cache``, as ``prefetch_related`` does)."""
+    prefetched = Attachment.objects.none()
+    prefetched._result_cache = list(attachments)
+    prefetched._prefetch_done = True
+    message._prefetched_objects_cache = {"attachments": prefetched}
+    return message
 
 
 def _apply_counters(conversation: Conversation, message: Message, now, *, preview: str) -> list[str]:
@@ -181,7 +221,6 @@ def _apply_counters(conversation: Conversation, message: Message, now, *, previe
     return fields
 
 
-@transaction.atomic
 def message_send(
     *,
     conversation: Conversation,
@@ -203,6 +242,40 @@ def message_send(
     for the insert, so ids grow in commit order within a conversation and
     ``resume`` after an id can never skip a late commit.
     """
+    with transaction.atomic():
+        locked = _lock_for_send(
+            account_id=conversation.account_id, conversation_id=conversation.pk, reuse=(conversation, membership)
+        )
+        if locked is None:
+            raise NotFound(_("No such conversation."))
+        return _send_locked(
+            conversation=locked, sender_type=sender_type, membership=membership, content=content, kind=kind,
+            payload=payload, client_id=client_id, attachment_ids=attachment_ids, private=private,
+            external_id=external_id, status=status,
+        )
+
+
+def _send_locked(
+    *,
+    conversation: Conversation,
+    sender_type: str,
+    membership: Membership | None,
+    content: Any,
+    kind: str,
+    payload: Any,
+    client_id: Any,
+    attachment_ids: Iterable[Any],
+    private: bool = False,
+    external_id: str = "",
+    status: str = Message.Status.SENT,
+) -> SendResult:
+    """``message_send`` once the conversation is locked (by ``_lock_for_send``)
+    in the current transaction.
+
+    The statements of a plain text send: the insert (in a savepoint, so a
+    retried ``client_id`` lands on the unique index instead of being looked up
+    before every insert), the counters' update, and nothing else.
+    """
     client_id = _clean_client_id(client_id)
     if private:
         kind = Message.Kind.NOTE
@@ -215,11 +288,10 @@ def message_send(
     content = _clean_content(content)
     payload = _clean_payload(kind, payload)
 
-    conversation = _lock(conversation)
-    existing = _existing(conversation.pk, client_id)
-    if existing is not None:
-        return SendResult(existing, False)
     if conversation.status == Conversation.Status.CLOSED and sender_type != Message.Sender.SYSTEM:
+        existing = _existing(conversation.pk, client_id)  # a retry of a send made before the close
+        if existing is not None:
+            return SendResult(existing, False)
         raise ValidationError(_("This conversation is closed."), code="closed")
 
     contact = conversation.contact if sender_type == Message.Sender.CONTACT else None
@@ -247,42 +319,59 @@ def message_send(
     )
     try:
         with transaction.atomic():
-            message.save()
-    except IntegrityError:  # a concurrent twin won the unique index
+            message.save(force_insert=True)
+    except IntegrityError:  # the same client_id again: the unique index caught the retry
         existing = _existing(conversation.pk, client_id)
         if existing is None:
             raise
         return SendResult(existing, False)
     if attachments:
         Attachment.objects.filter(pk__in=[a.pk for a in attachments]).update(message=message)
+        for attachment in attachments:
+            attachment.message = message
+    _with_attachments(message, attachments)
     preview = content or ", ".join(a.name for a in attachments)
+    status_before = conversation.status
     fields = _apply_counters(conversation, message, now, preview=preview)
     conversation.save(update_fields=sorted(set(fields)))
 
-    message.conversation = conversation
     events.publish_message(message)
     if kind != Message.Kind.NOTE:
-        events.publish_conversation(conversation)
+        # A visitor's own message changes nothing their tabs show of the
+        # conversation (their unread count is of the other side's messages)
+        # unless it woke a snoozed one: no update for them then.
+        visitor_sees_change = sender_type != Message.Sender.CONTACT or conversation.status != status_before
+        events.publish_conversation(conversation, to_contact=visitor_sees_change)
     _after_commit(message, conversation)
     return SendResult(message, True)
 
 
-def _after_commit(message: Message, conversation: Conversation) -> None:
-    sender, message_id, conversation_id, account_id = (
-        message.sender_type, message.pk, conversation.pk, conversation.account_id,
-    )
-    needs_email = message.kind != Message.Kind.NOTE and message.sender_type in (Message.Sender.CONTACT, Message.Sender.AGENT)
+def _offline_email_possible(message: Message, conversation: Conversation) -> bool:
+    """Whether the offline e-mail task could send anything for ``message``,
+    checked without the task's queries: nobody to e-mail, or the recipient
+    has a live socket (they see it now), means no task. The task decides
+    again when it runs."""
+    if message.kind == Message.Kind.NOTE:
+        return False
+    if message.sender_type == Message.Sender.CONTACT:
+        return conversation.assignee_id is not None and not presence.live_count("member", conversation.assignee_id)
+    if message.sender_type == Message.Sender.AGENT:
+        return bool(conversation.contact.email) and not presence.live_count("contact", conversation.contact_id)
+    return False
 
+
+def _after_commit(message: Message, conversation: Conversation) -> None:
     def run() -> None:
-        messages_total.labels(sender=sender).inc()
-        if sender == Message.Sender.CONTACT:
+        messages_total.labels(sender=message.sender_type).inc()
+        if message.sender_type == Message.Sender.CONTACT:
             signals.message_received.send(
-                sender=Message, message_id=message_id, conversation_id=conversation_id, account_id=account_id
+                sender=Message, message_id=message.pk, conversation_id=conversation.pk,
+                account_id=conversation.account_id,
             )
-        if needs_email:
+        if _offline_email_possible(message, conversation):
             from ..tasks import message_notify_offline_task
 
-            message_notify_offline_task.delay(message_id)
+            message_notify_offline_task.delay(message.pk)
 
     transaction.on_commit(run)
 
@@ -302,8 +391,27 @@ def contact_message_send(
     visitor's open conversation or starts one; a repeat of the same
     ``client_id`` never starts a second."""
     client_id = _clean_client_id(client_id)
+    send = {
+        "sender_type": Message.Sender.CONTACT, "membership": None, "content": content, "kind": kind,
+        "payload": payload, "client_id": client_id, "attachment_ids": attachment_ids,
+    }
     with transaction.atomic():
-        if conversation_id is None:
+        if conversation_id is not None:
+            # The usual case (an open chat): one locking statement, scoped to the visitor.
+            try:
+                conversation_id = int(conversation_id)
+            except (TypeError, ValueError):
+                raise NotFound(_("No such conversation.")) from None
+            conversation = _lock_for_send(
+                account_id=contact.account_id, conversation_id=conversation_id, contact_id=contact.pk, reuse=(contact,)
+            )
+            if conversation is None:
+                raise NotFound(_("No such conversation."))
+            if conversation.status != Conversation.Status.CLOSED or _existing(conversation.pk, client_id):
+                return _send_locked(conversation=conversation, **send)
+            # Writing into a closed chat starts a new one, as Intercom does.
+            conversation = conversation_start(contact=contact, context=conversation.context or None)
+        else:
             Contact.objects.select_for_update().filter(pk=contact.pk).first()
             if client_id:
                 twin = (
@@ -321,25 +429,7 @@ def contact_message_send(
             )
             if conversation is None:
                 conversation = conversation_start(contact=contact, context=context or contact_pending_context(contact))
-        else:
-            try:
-                conversation = Conversation.objects.get(
-                    account_id=contact.account_id, contact=contact, pk=int(conversation_id)
-                )
-            except (Conversation.DoesNotExist, TypeError, ValueError):
-                raise NotFound(_("No such conversation.")) from None
-            if conversation.status == Conversation.Status.CLOSED and not _existing(conversation.pk, client_id):
-                # Writing into a closed chat starts a new one, as Intercom does.
-                conversation = conversation_start(contact=contact, context=conversation.context or None)
-        return message_send(
-            conversation=conversation,
-            sender_type=Message.Sender.CONTACT,
-            content=content,
-            kind=kind,
-            payload=payload,
-            client_id=client_id,
-            attachment_ids=attachment_ids,
-        )
+        return message_send(conversation=conversation, **send)
 
 
 def agent_message_send(
@@ -352,16 +442,27 @@ def agent_message_send(
     payload: Any = None,
     attachment_ids: Iterable[Any] = (),
     private: bool = False,
+    viewer: Viewer | None = None,
 ) -> SendResult:
-    """An agent's reply or private note. Replying to a waiting conversation
-    takes it (Chatwoot's behaviour)."""
+    """An agent's reply or private note, to a conversation the agent may see
+    (``viewer``: the socket's, or computed). Replying to a waiting
+    conversation takes it (Chatwoot's behaviour)."""
     try:
         conversation_id = int(conversation_id)
     except (TypeError, ValueError):
         raise NotFound(_("No such conversation.")) from None
+    viewer = viewer or viewer_for(membership)
     with transaction.atomic():
-        conversation = conversation_get_for_member(membership=membership, conversation_id=conversation_id)
-        result = message_send(
+        conversation = _lock_for_send(
+            account_id=membership.account_id, conversation_id=conversation_id, reuse=(membership,)
+        )
+        visible = conversation is not None and viewer.can_see(
+            account_id=conversation.account_id, assignee_id=conversation.assignee_id,
+            campaign_id=conversation.campaign_id, status=conversation.status,
+        )
+        if not visible:
+            raise NotFound(_("No such conversation."))
+        result = _send_locked(
             conversation=conversation,
             sender_type=Message.Sender.AGENT,
             membership=membership,

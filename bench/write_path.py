@@ -1,0 +1,87 @@
+"""In-process cost of one visitor message through the write path.
+
+Calls what the widget socket's worker-thread hop calls (``_send`` in
+``conversations.consumers.widget``: flood limit, ``contact_message_send``,
+the ack frame) N times against the bench database, with the channel layer
+live (the publishes reach Redis), and prints CPU ms and SQL statements per
+message. ``--profile`` adds a cProfile of the loop (worker threads
+included: ``threading.setprofile``). No sockets: this is the
+service's share of the real-time bench's "server CPU ms/msg".
+
+    .venv/bin/python -m bench.write_path -n 500 [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import time
+import uuid
+
+from . import data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", type=int, default=500)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sort", default="cumulative", help="cProfile sort key (cumulative, tottime)")
+    args = parser.parse_args()
+
+    data.ensure_database()
+    data.django_setup(pool=True)  # as the server connects
+    dataset = data.ensure_dataset(conversations=20, agents_per_account=4, convs_per_agent=5, idle_contacts=0)
+    data.reset_state()
+
+    from django.db import connection, reset_queries
+    from django.test.utils import CaptureQueriesContext
+
+    from conversations.consumers.base import hop
+    from conversations.consumers.widget import _send
+    from conversations.models import Contact
+
+    convs = dataset.convs
+    contacts = {c.contact_id: Contact.objects.select_related("site", "account").get(pk=c.contact_id) for c in convs}
+
+    profiler = cProfile.Profile() if args.profile else None
+    profiling = False
+
+    def one(i: int) -> None:
+        conv = convs[i % len(convs)]
+        if profiling:
+            profiler.enable()
+        try:
+            _send(contacts[conv.contact_id], conversation_id=conv.id, client_id=uuid.uuid4().hex, content=f"hola {i}")
+        finally:
+            if profiling:
+                profiler.disable()
+
+    # As in the server: each message is one worker-thread hop from a running
+    # event loop, so the publishes find that loop (and its Redis connections).
+    hopped = hop(one)
+
+    async def loop(n: int, start: int = 0) -> None:
+        for i in range(start, start + n):
+            await hopped(i)
+
+    asyncio.run(loop(20))  # warm up
+    with CaptureQueriesContext(connection) as queries:
+        one(0)
+    print(f"SQL per message: {len(queries.captured_queries)}")
+    for q in queries.captured_queries:
+        print("   ", q["sql"][:160])
+    reset_queries()
+
+    profiling = profiler is not None
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    asyncio.run(loop(args.n, 100))
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    print(f"{args.n} messages: {cpu / args.n * 1000:.2f} ms CPU, {wall / args.n * 1000:.2f} ms wall per message")
+    if profiler:
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(45)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""The statements of one message on the socket path, pinned (the real-time
+bench measures their cost: docs/performance.md). A send is: BEGIN, the
+locking read of the conversation joined to what its events show, the insert
+in a savepoint, the counters' update, COMMIT — no duplicate lookup before
+the insert, no attachment lists, no second read of the conversation."""
+
+from __future__ import annotations
+
+import pytest
+
+from conversations import services
+from conversations.consumers.agent import _send as agent_socket_send
+from conversations.consumers.widget import _send as widget_socket_send
+from conversations.models import Message
+from conversations.selectors import viewer_for
+from core import presence
+
+pytestmark = pytest.mark.django_db
+
+SEND_STATEMENTS = 7  # BEGIN, SELECT … FOR UPDATE, SAVEPOINT, INSERT, RELEASE, UPDATE, COMMIT
+
+
+@pytest.fixture
+def online_agent(agent, conversation):
+    """The assignee with a live socket: no offline e-mail task is queued."""
+    services.conversation_assign(conversation=conversation, assignee=agent)
+    presence.connect("member", agent.pk, "test-channel")
+    yield agent
+    presence.disconnect("member", agent.pk, "test-channel")
+
+
+def test_visitor_message_statements(contact, conversation, online_agent, django_assert_num_queries, capture_events):
+    socket_contact = services.visitor_token_read(services.visitor_token_make(contact))  # as the socket holds it
+    widget_socket_send(socket_contact, conversation_id=conversation.pk, client_id="warm", content="hola")
+    with capture_events() as events, django_assert_num_queries(SEND_STATEMENTS):
+        frame = widget_socket_send(socket_contact, conversation_id=conversation.pk, client_id="v-2", content="¿hay stock?")
+    assert frame["type"] == "message.ack" and frame["data"]["duplicate"] is False
+    assert len(events.named("message.created")) == 2  # agents, visitor tabs
+    # A retry of the same client_id: the insert meets the unique index (its
+    # savepoint rolls back), then the stored message and its attachments are
+    # read for the ack; no second row.
+    with django_assert_num_queries(SEND_STATEMENTS + 2):
+        again = widget_socket_send(socket_contact, conversation_id=conversation.pk, client_id="v-2", content="¿hay stock?")
+    assert again["data"]["duplicate"] is True
+    assert Message.objects.filter(conversation=conversation, client_id="v-2").count() == 1
+
+
+def test_agent_reply_statements(contact, conversation, online_agent, django_assert_num_queries, capture_events):
+    presence.connect("contact", contact.pk, "visitor-channel")  # the visitor sees it live: no e-mail
+    try:
+        viewer = viewer_for(online_agent)
+        agent_socket_send(online_agent, viewer, conversation_id=conversation.pk, client_id="warm", content="hola")
+        with capture_events(), django_assert_num_queries(SEND_STATEMENTS):
+            frame = agent_socket_send(online_agent, viewer, conversation_id=conversation.pk, client_id="a-2", content="Sí")
+        assert frame["data"]["message"]["sender"]["type"] == "agent"
+    finally:
+        presence.disconnect("contact", contact.pk, "visitor-channel")
+
+
+def test_agent_cannot_send_to_a_conversation_they_cannot_see(contact, conversation, agent, agent2, django_assert_num_queries):
+    from core.exceptions import NotFound
+
+    services.conversation_assign(conversation=conversation, assignee=agent2)
+    with pytest.raises(NotFound):
+        services.agent_message_send(membership=agent, conversation_id=conversation.pk, content="hola")
+    assert not Message.objects.filter(conversation=conversation, sender_type="agent").exists()
