@@ -189,17 +189,47 @@ def publish_message(message: Message, *, event: str = "message.created") -> None
         )
 
 
+def audience_of(conversation: Conversation) -> dict[str, Any]:
+    """What decides which agents see ``conversation`` (``Viewer.can_see``):
+    take it before a change, pass it as ``publish_conversation(before=…)``."""
+    return {"assignee_id": conversation.assignee_id, "campaign_id": conversation.campaign_id, "status": conversation.status}
+
+
+def _audience_groups(account_id: int, *, assignee_id: int | None, campaign_id: int | None, status: str) -> list[str]:
+    """The agent groups whose sockets may see a conversation in this state —
+    the groups' mirror of ``Viewer.can_see``, so an update reaches the few
+    sockets that show it instead of every agent of the account."""
+    groups = [realtime.group_supervisors(account_id)]
+    if assignee_id:
+        groups.append(realtime.group_member(assignee_id))
+    if campaign_id:
+        groups.append(realtime.group_campaign(campaign_id))
+    elif assignee_id is None and status in (Conversation.Status.QUEUED, Conversation.Status.BOT):
+        groups.append(realtime.group_queue(account_id))
+    return groups
+
+
 def publish_conversation(
-    conversation: Conversation, *, event: str = "conversation.updated", extra_member_ids=(), to_contact: bool = True
+    conversation: Conversation,
+    *,
+    event: str = "conversation.updated",
+    extra_member_ids=(),
+    to_contact: bool = True,
+    before: dict[str, Any] | None = None,
 ) -> None:
-    """The conversation's new state to the agents and (unless ``to_contact``
-    is false: nothing the visitor sees changed) to the visitor's tabs."""
+    """The conversation's new state to the agents who see it — and, with
+    ``before`` (``audience_of`` taken before the change), to those who saw it
+    until now, so their lists drop it — and (unless ``to_contact`` is false:
+    nothing the visitor sees changed) to the visitor's tabs."""
     meta = conversation_meta(conversation)
     member_ids = [mid for mid in dict.fromkeys(extra_member_ids) if mid]
-    groups = [realtime.group_account(conversation.account_id)]
+    groups = _audience_groups(conversation.account_id, **audience_of(conversation))
+    if before is not None and before != audience_of(conversation):
+        groups += _audience_groups(conversation.account_id, **before)
+        meta["before"] = before
     groups += [realtime.group_member(mid) for mid in member_ids]
     realtime.publish_on_commit(
-        groups=groups,
+        groups=list(dict.fromkeys(groups)),
         event=event,
         data={
             "conversation": conversation_data(conversation),

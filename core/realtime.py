@@ -29,6 +29,22 @@ def group_account(account_id: int) -> str:
     return f"acct.{account_id}"
 
 
+def group_supervisors(account_id: int) -> str:
+    """Agent sockets of members who see every conversation of the account."""
+    return f"sup.{account_id}"
+
+
+def group_queue(account_id: int) -> str:
+    """Agent sockets of members who see the account's shared queue (waiting
+    conversations without a campaign): every non-supervisor member."""
+    return f"queue.{account_id}"
+
+
+def group_campaign(campaign_id: int) -> str:
+    """Agent sockets of members working in the campaign."""
+    return f"camp.{campaign_id}"
+
+
 def group_conversation(conversation_id: int) -> str:
     return f"conv.{conversation_id}"
 

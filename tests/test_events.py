@@ -50,11 +50,12 @@ def test_message_send_updates_the_conversation_for_whoever_sees_a_change(agent, 
     services.conversation_assign(conversation=conversation, assignee=agent)
     with capture_events() as events:
         services.message_send(conversation=conversation, sender_type="contact", content="hola")
-    assert [e["groups"] for e in events.named("conversation.updated")] == [[f"acct.{conversation.account_id}"]]
+    agents = [f"sup.{conversation.account_id}", f"member.{agent.pk}"]  # who sees an assigned conversation
+    assert [e["groups"] for e in events.named("conversation.updated")] == [agents]
     with capture_events() as events:
         services.agent_message_send(membership=agent, conversation_id=conversation.pk, content="¿Qué tal?")
     updated = events.named("conversation.updated")
-    assert [e["groups"] for e in updated] == [[f"acct.{conversation.account_id}"], [f"contact.{conversation.contact_id}"]]
+    assert [e["groups"] for e in updated] == [agents, [f"contact.{conversation.contact_id}"]]
     assert updated[1]["data"]["conversation"]["unread"] == 1
 
 
@@ -113,7 +114,8 @@ def test_conversation_created(contact, capture_events):
     with capture_events() as events:
         services.contact_message_send(contact=contact, client_id="first", content="hi")
     created = events.named("conversation.created")
-    agents = _only(events, "conversation.created", [f"acct.{contact.account_id}"])
+    # Supervisors and the shared queue (a new conversation waits, without a campaign).
+    agents = _only(events, "conversation.created", [f"sup.{contact.account_id}", f"queue.{contact.account_id}"])
     assert set(agents["data"]) == {"conversation", "html"}
     assert set(agents["data"]["conversation"]) >= CONVERSATION_KEYS
     assert agents["meta"]["audience"] == "agents" and set(agents["meta"]) >= META_KEYS
@@ -129,14 +131,27 @@ def test_conversation_updated(agent, agent2, supervisor, conversation, capture_e
         services.conversation_assign(conversation=conversation, assignee=agent2, by=supervisor)
     agents = _only(
         events, "conversation.updated",
-        [f"acct.{conversation.account_id}", f"member.{agent.pk}", f"member.{agent2.pk}"],
+        [f"sup.{conversation.account_id}", f"member.{agent2.pk}", f"member.{agent.pk}"],
     )
     assert set(agents["data"]) == {"conversation", "html"}
     assert set(agents["data"]["conversation"]) >= CONVERSATION_KEYS
     # The previous assignee is addressed on purpose: their socket forwards it.
     assert agents["meta"]["member_ids"] == [agent.pk, agent2.pk]
+    assert agents["meta"]["before"] == {"assignee_id": agent.pk, "campaign_id": None, "status": "assigned"}
     visitor = _only(events, "conversation.updated", [f"contact.{conversation.contact_id}"])
     assert set(visitor["data"]["conversation"]) >= VISITOR_CONVERSATION_KEYS
+
+
+def test_conversation_updated_reaches_those_who_saw_it_before(agent, conversation, capture_events):
+    """Taken from the shared queue: the queue's group hears it too (with the
+    state it had in ``meta.before``), so every agent's Queue drops it."""
+    with capture_events() as events:
+        services.conversation_assign(conversation=conversation, assignee=agent)
+    account_id = conversation.account_id
+    agents = _only(
+        events, "conversation.updated", [f"sup.{account_id}", f"member.{agent.pk}", f"queue.{account_id}"]
+    )
+    assert agents["meta"]["before"] == {"assignee_id": None, "campaign_id": None, "status": "queued"}
 
 
 def test_presence_contact(contact, capture_events):

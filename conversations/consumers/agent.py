@@ -50,6 +50,16 @@ def _open(scope: dict[str, Any], token: str | None, account: str | None,
     return membership, viewer
 
 
+def _groups_for(viewer: Viewer) -> list[str]:
+    """The account's signals (presence), the member's own, and the audience
+    groups of what the member may see (``events._audience_groups``)."""
+    groups = [realtime.group_account(viewer.account_id), realtime.group_member(viewer.membership_id)]
+    if viewer.is_supervisor:
+        return groups + [realtime.group_supervisors(viewer.account_id)]
+    groups.append(realtime.group_queue(viewer.account_id))
+    return groups + [realtime.group_campaign(cid) for cid in sorted(viewer.campaign_ids)]
+
+
 def _send(membership: Membership, viewer: Viewer, **kwargs: Any) -> dict[str, Any]:
     result = services.agent_message_send(membership=membership, viewer=viewer, **kwargs)
     return realtime.build_frame(
@@ -125,7 +135,7 @@ class AgentConsumer(RealtimeConsumer):
             return
         self.membership, self.viewer = membership, viewer
         self.joined: set[int] = set()
-        self.groups_joined = [realtime.group_account(membership.account_id), realtime.group_member(membership.pk)]
+        self.groups_joined = _groups_for(viewer)
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.opened()
@@ -219,9 +229,19 @@ class AgentConsumer(RealtimeConsumer):
             return True  # presence and other account-wide signals
         if viewer.membership_id in (meta.get("member_ids") or ()):
             return True  # addressed to this member (e.g. reassigned away from them)
-        return viewer.can_see(
+        if viewer.can_see(
             account_id=account_id,
             assignee_id=meta.get("assignee_id"),
             campaign_id=meta.get("campaign_id"),
             status=meta.get("status"),
+        ):
+            return True
+        # It left this member's sight (taken from the queue, moved to another
+        # campaign): the update still comes, so their lists drop it.
+        before = meta.get("before")
+        return isinstance(before, dict) and viewer.can_see(
+            account_id=account_id,
+            assignee_id=before.get("assignee_id"),
+            campaign_id=before.get("campaign_id"),
+            status=before.get("status"),
         )

@@ -107,6 +107,7 @@ def conversation_close(
     outcome: str | None = None,
 ) -> Conversation:
     conversation = _lock(conversation)
+    before = events.audience_of(conversation)
     if conversation.status == Conversation.Status.CLOSED:
         return conversation
     if by is not None and not by.is_supervisor and conversation.assignee_id not in (None, by.pk):
@@ -146,7 +147,7 @@ def conversation_close(
         closed_by_id=by.pk if by else None,
         channel=conversation.channel,
     )
-    events.publish_conversation(conversation, extra_member_ids=[previous_assignee_id])
+    events.publish_conversation(conversation, extra_member_ids=[previous_assignee_id], before=before)
     account_id, conversation_id, closing_id = conversation.account_id, conversation.pk, closing.pk
     needs_channel = delivery.needs_channel(conversation)
 

@@ -112,6 +112,7 @@ def conversation_assign(
 ) -> Conversation:
     """Give the conversation to ``assignee``. ``by`` None means the system."""
     conversation = _lock(conversation)
+    before = events.audience_of(conversation)
     if assignee.account_id != conversation.account_id or not assignee.is_active:
         raise ValidationError(_("That agent is not in this account."), field="assignee")
     if conversation.status == Conversation.Status.CLOSED:
@@ -147,7 +148,7 @@ def conversation_assign(
             event="assigned",
             assignee_id=assignee.pk,
         )
-    events.publish_conversation(conversation, extra_member_ids=[previous_id, assignee.pk])
+    events.publish_conversation(conversation, extra_member_ids=[previous_id, assignee.pk], before=before)
     account_id, conversation_id, assignee_id = conversation.account_id, conversation.pk, assignee.pk
 
     def after_commit() -> None:
@@ -165,6 +166,7 @@ def conversation_assign(
 def conversation_unassign(*, conversation: Conversation, by: Membership | None = None, reason: str = "") -> Conversation:
     """Send the conversation back to the queue (it keeps its place in line)."""
     conversation = _lock(conversation)
+    before = events.audience_of(conversation)
     if by is not None and not by.is_supervisor and conversation.assignee_id != by.pk:
         raise PermissionDenied(_("Only supervisors can reassign conversations."))
     if conversation.status == Conversation.Status.CLOSED or conversation.assignee_id is None:
@@ -184,7 +186,7 @@ def conversation_unassign(*, conversation: Conversation, by: Membership | None =
     )
     facts.record(facts.UNASSIGNED, conversation=conversation, membership_id=previous_id, by_id=by.pk if by else None)
     system_line(conversation, _("Returned to the queue"), internal=True, event="unassigned")
-    events.publish_conversation(conversation, extra_member_ids=[previous_id])
+    events.publish_conversation(conversation, extra_member_ids=[previous_id], before=before)
     account_id = conversation.account_id
     transaction.on_commit(lambda: routing.queue_changed(account_id=account_id))
     return conversation
@@ -194,6 +196,7 @@ def conversation_unassign(*, conversation: Conversation, by: Membership | None =
 def conversation_update_fields(*, conversation: Conversation, by: Membership | None = None, **fields: Any) -> Conversation:
     """Priority, lead quality, outcome, campaign, context."""
     conversation = _lock(conversation)
+    before = events.audience_of(conversation)
     changed: list[str] = []
     if "priority" in fields and fields["priority"] is not None:
         try:
@@ -228,13 +231,14 @@ def conversation_update_fields(*, conversation: Conversation, by: Membership | N
     if changed:
         conversation.save(update_fields=[*changed, "updated_at"])
         conversation = Conversation.objects.select_related("contact", "assignee__user", "campaign", "site").get(pk=conversation.pk)
-        events.publish_conversation(conversation)
+        events.publish_conversation(conversation, before=before)
     return conversation
 
 
 @transaction.atomic
 def conversation_snooze(*, conversation: Conversation, by: Membership | None, until: datetime) -> Conversation:
     conversation = _lock(conversation)
+    before = events.audience_of(conversation)
     if conversation.status == Conversation.Status.CLOSED:
         raise ValidationError(_("This conversation is closed."), code="closed")
     if until <= timezone.now():
@@ -243,7 +247,7 @@ def conversation_snooze(*, conversation: Conversation, by: Membership | None, un
     conversation.snoozed_until = until
     conversation.save(update_fields=["status", "snoozed_until", "updated_at"])
     system_line(conversation, _("Snoozed until %(when)s") % {"when": until.strftime("%Y-%m-%d %H:%M UTC")}, internal=True, event="snoozed")
-    events.publish_conversation(conversation)
+    events.publish_conversation(conversation, before=before)
     return conversation
 
 
@@ -251,6 +255,7 @@ def conversation_snooze(*, conversation: Conversation, by: Membership | None, un
 def conversation_reopen(*, conversation: Conversation, by: Membership | None = None) -> Conversation:
     """Wake a snoozed conversation, or reopen a closed one."""
     conversation = _lock(conversation)
+    before = events.audience_of(conversation)
     if conversation.status not in (Conversation.Status.SNOOZED, Conversation.Status.CLOSED):
         return conversation
     now = timezone.now()
@@ -267,7 +272,7 @@ def conversation_reopen(*, conversation: Conversation, by: Membership | None = N
         conversation.close_reason = ""
     conversation.save(update_fields=["status", "assignee", "queued_at", "snoozed_until", "closed_at", "close_reason", "updated_at"])
     system_line(conversation, _("Conversation reopened"), internal=True, event="reopened")
-    events.publish_conversation(conversation)
+    events.publish_conversation(conversation, before=before)
     if conversation.status == Conversation.Status.QUEUED:
         account_id = conversation.account_id
         transaction.on_commit(lambda: routing.queue_changed(account_id=account_id))

@@ -331,7 +331,7 @@ def _send_locked(
             attachment.message = message
     _with_attachments(message, attachments)
     preview = content or ", ".join(a.name for a in attachments)
-    status_before = conversation.status
+    before = events.audience_of(conversation)
     fields = _apply_counters(conversation, message, now, preview=preview)
     conversation.save(update_fields=sorted(set(fields)))
 
@@ -340,8 +340,8 @@ def _send_locked(
         # A visitor's own message changes nothing their tabs show of the
         # conversation (their unread count is of the other side's messages)
         # unless it woke a snoozed one: no update for them then.
-        visitor_sees_change = sender_type != Message.Sender.CONTACT or conversation.status != status_before
-        events.publish_conversation(conversation, to_contact=visitor_sees_change)
+        visitor_sees_change = sender_type != Message.Sender.CONTACT or conversation.status != before["status"]
+        events.publish_conversation(conversation, to_contact=visitor_sees_change, before=before)
     _after_commit(message, conversation)
     return SendResult(message, True)
 

@@ -386,6 +386,25 @@ async def test_previous_assignee_hears_the_reassignment(away, contact, conversat
     await close(ana)
 
 
+async def test_a_conversation_taken_from_the_queue_leaves_every_agents_queue(away, contact, conversation, agent, agent2):
+    """Updates go to the groups of those who see a conversation (not to the
+    whole account); when it leaves someone's sight, they still hear it once
+    so their Queue drops it — and then hear nothing more of it."""
+    ana, bruno = await agent_socket(agent), await agent_socket(agent2)
+    await db(services.message_send)(conversation=conversation, sender_type="contact", content="¿alguien?")
+    for socket in (ana, bruno):  # the shared queue: both see it
+        assert (await receive(socket, "conversation.updated"))["data"]["conversation"]["assignee"] is None
+    await db(services.conversation_assign)(conversation=conversation, assignee=agent)
+    taken = await receive(bruno, "conversation.updated")
+    assert taken["data"]["conversation"]["assignee"]["id"] == agent.pk
+    assert (await receive(ana, "conversation.updated"))["data"]["conversation"]["status"] == "assigned"
+    await drain(bruno)
+    await db(services.message_send)(conversation=conversation, sender_type="contact", content="gracias")
+    await receive(ana, "conversation.updated")
+    assert [f for f in await drain(bruno) if f["type"].startswith(("message.", "conversation."))] == []
+    await close(ana, bruno)
+
+
 # --- bad input and limits ------------------------------------------------------------------
 
 
