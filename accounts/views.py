@@ -9,6 +9,7 @@ tenant's id answers 404 exactly like a missing one.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordResetForm
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
@@ -30,7 +32,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import forms, selectors, services, throttle
 from accounts.signals import client_ip
-from core import tenancy
+from core import ratelimit, tenancy
 from core.exceptions import CharlaError, NotFound
 from core.tenancy import member_required
 
@@ -157,7 +159,31 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return redirect(settings.LOGOUT_REDIRECT_URL)
 
 
+#: Password-reset requests per client IP and per e-mail address, per hour: a
+#: person who mistypes gets several tries; a script mailing someone's inbox
+#: (or probing many addresses from one IP) does not.
+PASSWORD_RESET_LIMITS = {"ip": 10, "email": 3}
+PASSWORD_RESET_WINDOW = 3600
+
+
+def _password_reset_allowed(request: HttpRequest) -> bool:
+    email = (request.POST.get("email") or "").strip().lower()
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+    by_ip = ratelimit.hit(
+        f"pwreset:ip:{client_ip(request)}", limit=PASSWORD_RESET_LIMITS["ip"], window=PASSWORD_RESET_WINDOW
+    )
+    by_email = ratelimit.hit(
+        f"pwreset:email:{digest}", limit=PASSWORD_RESET_LIMITS["email"], window=PASSWORD_RESET_WINDOW
+    )
+    return by_ip and by_email
+
+
 def password_reset(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and not _password_reset_allowed(request):
+        form = PasswordResetForm(request.POST)
+        form.is_valid()
+        form.add_error(None, _("Too many password reset requests. Please try again in an hour."))
+        return render(request, "accounts/password_reset_form.html", {"form": form}, status=429)
     return auth_views.PasswordResetView.as_view(
         template_name="accounts/password_reset_form.html",
         email_template_name="accounts/emails/password_reset.txt",

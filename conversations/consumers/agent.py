@@ -41,13 +41,13 @@ MAX_JOINED = 100
 # --- the one worker-thread step of each frame ------------------------------------
 
 def _open(scope: dict[str, Any], token: str | None, account: str | None,
-          channel_name: str) -> tuple[Membership | None, Viewer | None]:
+          channel_name: str) -> tuple[Membership | None, Viewer | None, str | None]:
     membership = agent_authenticate(scope, token=token, account_slug=account)
     if membership is None:
-        return None, None
+        return None, None, None
     viewer = viewer_for(membership)
     services.member_connection_opened(membership=membership, channel_name=channel_name)
-    return membership, viewer
+    return membership, viewer, membership.user.language or membership.account.locale or None
 
 
 def _groups_for(viewer: Viewer) -> list[str]:
@@ -129,11 +129,14 @@ class AgentConsumer(RealtimeConsumer):
         if (host is not None and not is_own_host(host)) or (host is None and not token):
             await self.deny(CLOSE_FORBIDDEN_ORIGIN, _("Connections from this origin are not allowed."))
             return
-        membership, viewer = await hop(_open)(self.scope, token, query_param(self.scope, "account"), self.channel_name)
+        membership, viewer, language = await hop(_open)(
+            self.scope, token, query_param(self.scope, "account"), self.channel_name
+        )
         if membership is None:
             await self.deny(CLOSE_UNAUTHENTICATED, _("Log in to connect."))
             return
         self.membership, self.viewer = membership, viewer
+        self.language = language
         self.joined: set[int] = set()
         self.groups_joined = _groups_for(viewer)
         for group in self.groups_joined:

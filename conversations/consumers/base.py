@@ -22,6 +22,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from core import exceptions as domain
@@ -91,6 +92,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     kind = "socket"
     #: client frame type → coroutine method taking :class:`frames.Fields`
     frame_handlers: dict[str, str] = {}
+    #: language of error texts, set once authenticated (None: English)
+    language: str | None = None
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -150,6 +153,12 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         if not self.ready:
             return
+        # Error texts in the language of the person on the other end (the
+        # override follows the frame into its worker-thread hop).
+        with translation.override(self.language):
+            await self._receive(text_data)
+
+    async def _receive(self, text_data: str | None) -> None:
         allowed = self._within_limit()
         client_id = None
         try:

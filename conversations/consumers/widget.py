@@ -145,6 +145,7 @@ class WidgetConsumer(RealtimeConsumer):
             await self.deny(code, reason)
             return
         self.contact = contact
+        self.language = contact.locale or contact.account.locale or None
         self.group = realtime.group_contact(contact.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.opened()

@@ -210,6 +210,19 @@ def test_password_reset_end_to_end(client, owner, settings):
 
 
 @pytest.mark.django_db
+def test_password_reset_is_rate_limited_per_email(client, owner, mailoutbox):
+    url = reverse("accounts:password_reset")
+    for _ in range(3):
+        assert client.post(url, {"email": "owner@acme.test"}).status_code == 302
+    refused = client.post(url, {"email": "owner@acme.test"})
+    assert refused.status_code == 429
+    assert "Too many password reset requests" in refused.content.decode()
+    assert len(mailoutbox) == 3
+    # Another address from the same IP is still served (the IP allows 10 an hour).
+    assert client.post(url, {"email": "someone@else.test"}).status_code == 302
+
+
+@pytest.mark.django_db
 def test_password_reset_unknown_email_reveals_nothing(client):
     response = client.post(reverse("accounts:password_reset"), {"email": "nobody@nowhere.example"})
     assert response.status_code == 302

@@ -408,6 +408,22 @@ async def test_a_conversation_taken_from_the_queue_leaves_every_agents_queue(awa
 # --- bad input and limits ------------------------------------------------------------------
 
 
+async def test_error_texts_speak_the_language_of_the_person_on_the_socket(contact, conversation, agent):
+    contact.locale = "es"
+    await db(contact.save)(update_fields=["locale"])
+    visitor = await widget_socket(contact)
+    await visitor.send_json_to(_send(conversation.pk, "vacío", "   "))
+    assert (await receive(visitor, "error"))["data"]["message"] == "Un mensaje no puede estar vacío."
+    await visitor.send_json_to({"type": "nope"})
+    assert (await receive(visitor, "error"))["data"]["message"] == "Tipo de mensaje desconocido."
+    agent.user.language = "es"
+    await db(agent.user.save)(update_fields=["language"])
+    inbox = await agent_socket(agent)
+    await inbox.send_json_to({"type": "nope"})
+    assert (await receive(inbox, "error"))["data"]["message"] == "Tipo de mensaje desconocido."
+    await close(visitor, inbox)
+
+
 async def test_bad_frames_get_errors_and_the_socket_stays_open(contact, conversation):
     visitor = await widget_socket(contact)
     cases = [
