@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import os
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -41,6 +43,12 @@ class Contact(AccountScopedModel):
             models.Index(fields=["account", "phone"], name="contact_phone_idx"),
             models.Index(fields=["account", "document_number"], name="contact_document_idx"),
             models.Index(fields=["account", "-last_seen_at"], name="contact_seen_idx"),
+            # Inbox search (``icontains`` is ``UPPER(col) LIKE UPPER(term)``): trigrams of the upper-cased fields.
+            GinIndex(
+                OpClass(Upper("name"), name="gin_trgm_ops"), OpClass(Upper("email"), name="gin_trgm_ops"),
+                OpClass(Upper("phone"), name="gin_trgm_ops"), OpClass(Upper("document_number"), name="gin_trgm_ops"),
+                name="contact_search_trgm",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -214,6 +222,7 @@ class Message(AccountScopedModel):
         indexes = [
             models.Index(fields=["account", "conversation", "id"], name="message_conv_idx"),
             models.Index(fields=["account", "external_id"], name="message_external_idx", condition=~Q(external_id="")),
+            GinIndex(OpClass(Upper("content"), name="gin_trgm_ops"), name="message_content_trgm"),  # inbox search
         ]
         ordering = ["id"]
 

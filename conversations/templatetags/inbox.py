@@ -13,6 +13,8 @@ from datetime import datetime
 from functools import lru_cache
 
 from django import template
+from django.apps import apps
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -106,6 +108,92 @@ def colour(value) -> str:
 def iso(value: datetime | None) -> str:
     """The wire format of ``conversations.events`` (so the client compares like with like)."""
     return value.isoformat().replace("+00:00", "Z") if value else ""
+
+
+@register.filter(expects_localtime=True)
+def hm(value) -> str:
+    """``{{ when|hm }}`` shows what ``|time:"H:i"`` shows (hours and minutes in
+    the current time zone) without the format machinery: a row or a message
+    draws one, hundreds of times per page."""
+    try:
+        return f"{value.hour:02d}:{value.minute:02d}" if value else ""
+    except AttributeError:
+        return ""
+
+
+@lru_cache(maxsize=64)
+def _choice_labels(app_model: str, field_name: str) -> dict:
+    model = apps.get_model(app_model)
+    return dict(model._meta.get_field(field_name).flatchoices)
+
+
+@register.filter
+def label(instance, field_name: str) -> str:
+    """``{{ conversation|label:"channel" }}`` = ``{{ conversation.get_channel_display }}``
+    (the choice's label in the active language, or the raw value), without
+    rebuilding the field's choices on every call."""
+    value = getattr(instance, field_name)
+    labels = _choice_labels(instance._meta.label, field_name)
+    return str(labels.get(value, value))
+
+
+_URL_SENTINEL = 9_876_543_210_123
+
+
+@lru_cache(maxsize=16)
+def _conversation_url_pattern(script_prefix: str, urlconf) -> tuple[str, str]:
+    url = reverse("inbox:conversation", args=[_URL_SENTINEL], urlconf=urlconf)
+    head, _sep, tail = url.partition(str(_URL_SENTINEL))
+    return head, tail
+
+
+@register.filter
+def conversation_url(pk) -> str:
+    """``{{ conversation.pk|conversation_url }}`` = ``{% url 'inbox:conversation' conversation.pk %}``:
+    reversed once per URL prefix, then one string join per row."""
+    head, tail = _conversation_url_pattern(get_script_prefix(), get_urlconf())
+    return f"{head}{int(pk)}{tail}"
+
+
+ROW_DATA = (
+    'data-conversation-id="{}" data-contact-id="{}" data-status="{}" data-assignee="{}" data-campaign="{}" '
+    'data-site="{}" data-channel="{}" data-priority="{}" data-unread="{}" data-queued-at="{}" '
+    'data-last-message-at="{}" data-closed-at="{}" data-awaiting-since="{}"'
+)
+
+
+def _blank(value) -> str | int:
+    return "" if value is None else value
+
+
+@register.filter
+def row_data(conversation):
+    """A list row's data attributes, the wire values the live client sorts,
+    filters and updates rows by (``static/inbox/inbox.js``): one call instead
+    of thirteen template variables per row."""
+    c = conversation
+    return format_html(
+        ROW_DATA, c.pk, c.contact_id, c.status, _blank(c.assignee_id), _blank(c.campaign_id), _blank(c.site_id),
+        c.channel, c.priority, c.unread_agent, iso(c.queued_at), iso(c.last_message_at), iso(c.closed_at),
+        iso(c.awaiting_reply_since),
+    )
+
+
+MESSAGE_DATA = (
+    'data-message-id="{}" data-client-id="{}" data-sender="{}" data-sender-member="{}" data-kind="{}" '
+    'data-status="{}" data-created-at="{}"'
+)
+
+
+@register.filter
+def message_data(message):
+    """A message's data attributes for the live client (grouping, read ticks,
+    catch-up): one call instead of seven template variables per message."""
+    m = message
+    return format_html(
+        MESSAGE_DATA, m.pk, m.client_id, m.sender_type, _blank(m.sender_membership_id), m.kind, m.status,
+        iso(m.created_at),
+    )
 
 
 @register.filter

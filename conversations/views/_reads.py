@@ -1,8 +1,10 @@
 """Reads the inbox pages need on top of ``conversations.selectors``.
 
 Each takes the account (or the viewer) first, like the selectors; they live
-here because they only serve these pages (keyset cursors, the nav counts in
-one query, the contact's trail). Candidates to move into ``selectors.py``.
+here because they only serve these pages (keyset cursors, filter choices, the
+contact's trail). The counts, the team's load and the search are selectors
+now (``selectors.inbox_counts``, ``members_with_open_load``,
+``search_filter``); the names below still answer for them.
 """
 
 from __future__ import annotations
@@ -11,14 +13,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.apps import apps
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
-from accounts.models import Account, Membership, Site
+from accounts.models import Membership, Site
 
-from ..models import Conversation, Message, PageView
-from ..selectors import OPEN_STATUSES, Viewer, conversation_queryset, visible_q
+from ..models import Conversation, PageView
+from ..selectors import (  # noqa: F401 - re-exported: the inbox views' names for these selectors
+    Viewer,
+    conversation_rows,
+    conversation_search_ids,
+    inbox_counts,
+    members_with_open_load,
+    search_filter,
+    visible_q,
+)
 
 PAGE_SIZE = 30
 
@@ -80,90 +89,25 @@ class Page:
 
 
 def conversation_page(
-    qs: QuerySet[Conversation], *, account_id: int, view: str, after: str = "", size: int = PAGE_SIZE
+    qs: QuerySet[Conversation], *, account_id: int, view: str, after: str = "", search: str = "", size: int = PAGE_SIZE
 ) -> Page:
     """One page of ``qs`` in two steps: the ids from the list's index alone
     (sorting a few hundred index entries, no joins), then the rows with
-    their contact, assignee and campaign for those ids only."""
+    their contact, assignee and campaign for those ids only
+    (``selectors.conversation_rows``: the columns a row shows). ``search``
+    picks the ids with ``selectors.conversation_search_ids``."""
     if after:
         qs = apply_cursor(qs, view=view, cursor=after)
-    ids = list(qs.values_list("pk", flat=True)[: size + 1])
+    if search.strip():
+        ids = conversation_search_ids(qs, account_id=account_id, term=search, limit=size + 1)
+    else:
+        ids = list(qs.values_list("pk", flat=True)[: size + 1])
     more = len(ids) > size
     ids = ids[:size]
     if not ids:
         return Page(rows=[], next_cursor="")
-    by_id = conversation_queryset(account_id=account_id).in_bulk(ids)
-    rows = [by_id[pk] for pk in ids if pk in by_id]
+    rows = conversation_rows(account_id=account_id, ids=ids)
     return Page(rows=rows, next_cursor=cursor_for(view, rows[-1]) if more and rows else "")
-
-
-def search_filter(qs: QuerySet[Conversation], *, account_id: int, term: str) -> QuerySet[Conversation]:
-    """Contact name, email, phone, document number, or the text of one of
-    the conversation's messages.
-
-    The message test is an ``EXISTS`` on the conversation's own messages
-    (``message_conv_idx``), so a search inside Mine reads only Mine's
-    messages instead of every message of the account.
-    """
-    term = term.strip()
-    if not term:
-        return qs
-    in_messages = Message.objects.filter(
-        account_id=account_id, conversation_id=OuterRef("pk"), content__icontains=term
-    )
-    return qs.filter(
-        Q(contact__name__icontains=term)
-        | Q(contact__email__icontains=term)
-        | Q(contact__phone__icontains=term)
-        | Q(contact__document_number__icontains=term)
-        | Exists(in_messages)
-    )
-
-
-# --- Counts ---------------------------------------------------------------------------
-
-
-def _count(qs: QuerySet[Conversation]) -> Coalesce:
-    grouped = qs.order_by().values("account_id").annotate(n=Count("id")).values("n")
-    return Coalesce(Subquery(grouped, output_field=IntegerField()), Value(0))
-
-
-def inbox_counts(*, viewer: Viewer) -> dict[str, int]:
-    """Queue, Mine, unread in Mine and (supervisors) All open, in one query.
-
-    Each count is its own subquery so each walks its own index (the queue's,
-    the member's) instead of one scan over every open conversation.
-    """
-    base = Conversation.objects.filter(account_id=viewer.account_id).filter(visible_q(viewer))
-    mine = base.filter(assignee_id=viewer.membership_id, status__in=OPEN_STATUSES)
-    counts = {
-        "queue": _count(base.filter(status=Conversation.Status.QUEUED, assignee__isnull=True)),
-        "mine": _count(mine),
-        "mine_unread": _count(mine.filter(unread_agent__gt=0)),
-    }
-    if viewer.is_supervisor:
-        counts["open"] = _count(base.filter(status__in=OPEN_STATUSES))
-    row = Account.objects.filter(pk=viewer.account_id).annotate(**counts).values(*counts).first() or {}
-    return {"queue": 0, "mine": 0, "mine_unread": 0, "open": None, **row}
-
-
-def members_with_open_load(*, account_id: int) -> QuerySet[Membership]:
-    """Active members with ``open_count``: their assigned or snoozed conversations.
-
-    A correlated count per member on ``conv_mine_idx``; joining every
-    conversation a member ever had (closed ones included) and grouping
-    afterwards read the whole table.
-    """
-    open_assigned = Conversation.objects.filter(
-        account_id=account_id,
-        assignee_id=OuterRef("pk"),
-        status__in=[Conversation.Status.ASSIGNED, Conversation.Status.SNOOZED],
-    ).order_by().values("assignee_id").annotate(n=Count("id")).values("n")
-    return (
-        Membership.objects.filter(account_id=account_id, is_active=True)
-        .select_related("user")
-        .annotate(open_count=Coalesce(Subquery(open_assigned, output_field=IntegerField()), Value(0)))
-    )
 
 
 # --- Filter choices and the contact pane ---------------------------------------------

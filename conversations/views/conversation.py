@@ -23,8 +23,8 @@ from core.tenancy import member_required
 from .. import services
 from ..forms import SNOOZE_PRESETS, AssignForm, CloseForm, ConversationFieldsForm, MessageForm, SnoozeForm
 from ..models import Conversation
-from ..selectors import canned_response_list, conversation_get_for_member, message_list
-from . import _reads
+from ..selectors import canned_response_list, conversation_get_for_member, message_thread
+from . import _fragments, _reads
 from ._common import (
     done,
     error_fragment,
@@ -86,7 +86,6 @@ def header_context(request: HttpRequest, conversation: Conversation) -> dict[str
         "membership": membership,
         "can": can,
         "team": team_list(request) if can["assign"] else None,
-        "close_form": CloseForm(initial={"outcome": conversation.outcome}),
         "outcome_choices": Conversation.Outcome.choices,
         "snooze_presets": SNOOZE_PRESETS,
     }
@@ -103,14 +102,6 @@ def contact_context(request: HttpRequest, conversation: Conversation) -> dict[st
         "previous_conversations": _reads.contact_conversation_list(
             viewer=viewer(request), contact_id=contact.pk, exclude_id=conversation.pk
         ),
-        "fields_form": ConversationFieldsForm(
-            initial={
-                "priority": conversation.priority,
-                "lead_quality": conversation.lead_quality,
-                "outcome": conversation.outcome,
-                "campaign": conversation.campaign_id or "",
-            }
-        ),
         "priority_choices": Conversation.Priority.choices,
         "lead_choices": Conversation.LeadQuality.choices,
         "outcome_choices": Conversation.Outcome.choices,
@@ -119,7 +110,7 @@ def contact_context(request: HttpRequest, conversation: Conversation) -> dict[st
 
 
 def thread_context(request: HttpRequest, conversation: Conversation, *, before: int | None = None) -> dict[str, Any]:
-    messages = message_list(conversation=conversation, before=before, limit=MESSAGES_PAGE + 1)
+    messages = message_thread(conversation=conversation, before=before, limit=MESSAGES_PAGE + 1)
     has_older = len(messages) > MESSAGES_PAGE
     if has_older:
         messages = messages[1:]
@@ -127,6 +118,7 @@ def thread_context(request: HttpRequest, conversation: Conversation, *, before: 
     return {
         "conversation": conversation,
         "thread_messages": messages,
+        "thread_items": list(zip(messages, _fragments.render_messages(messages), strict=True)),
         "has_older": has_older,
         "older_url": f"{base}messages/?before={messages[0].pk}" if has_older and messages else "",
         "older_page_url": f"{base}?before={messages[0].pk}" if has_older and messages else "",
@@ -146,7 +138,6 @@ def conversation_context(request: HttpRequest, conversation: Conversation, *, be
         **contact_context(request, conversation),
         **thread_context(request, conversation, before=before),
         "canned": canned,
-        "message_form": MessageForm(),
         "pane_conversation": conversation,
     }
 
@@ -158,7 +149,7 @@ def _page(request: HttpRequest, conversation: Conversation, *, status: int = 200
         view = default_view_for(membership, conversation)
     before = _as_int(request.GET.get("before"))
     context = {
-        **page_context(request, view),
+        **page_context(request, view, active_id=conversation.pk),
         **conversation_context(request, conversation, before=before),
         "active_id": conversation.pk,
         **extra,
@@ -200,8 +191,9 @@ def messages(request: HttpRequest, conversation_id: int) -> HttpResponse:
         return redirect(f"{url}?before={before}" if before else url)
     if after is not None:
         # Catch-up after a reconnect: exactly what came after the last message shown.
-        items = message_list(conversation=conversation, after=after, limit=CATCH_UP_LIMIT)
-        response = TemplateResponse(request, "conversations/inbox/_messages.html", {"thread_messages": items, "conversation": conversation})
+        items = message_thread(conversation=conversation, after=after, limit=CATCH_UP_LIMIT)
+        context = {"message_html": _fragments.render_messages(items), "conversation": conversation}
+        response = TemplateResponse(request, "conversations/inbox/_messages.html", context)
         response["X-Charla-More"] = "1" if len(items) == CATCH_UP_LIMIT else "0"
         return response
     return TemplateResponse(

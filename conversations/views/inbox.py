@@ -26,8 +26,8 @@ from core.tenancy import member_required
 from .. import services
 from ..forms import AvailabilityForm, ListFilterForm
 from ..models import Conversation
-from ..selectors import conversation_list
-from . import _reads
+from ..selectors import conversation_list, inbox_counts, members_with_open_load
+from . import _fragments, _reads
 from ._common import (
     config_strings,
     done,
@@ -78,7 +78,7 @@ def team_list(request: HttpRequest) -> list[Membership]:
     if cached is None:
         membership = member(request)
         cached = sorted(
-            _reads.members_with_open_load(account_id=membership.account_id),
+            members_with_open_load(account_id=membership.account_id),
             key=lambda m: (AVAILABILITY_ORDER.get(m.availability, 3), m.user.display_name.lower()),
         )
         request._inbox_team = cached  # type: ignore[attr-defined]
@@ -94,14 +94,16 @@ def campaign_choices(request: HttpRequest) -> list[tuple[int, str]]:
     return cached
 
 
-def list_state(request: HttpRequest, view: str) -> dict[str, Any]:
-    """The list pane: filters, one keyset page of rows, and the links around it."""
+def list_state(request: HttpRequest, view: str, *, active_id: int | None = None) -> dict[str, Any]:
+    """The list pane: filters, one keyset page of rows (their HTML from the
+    fragment cache), and the links around it."""
     membership = member(request)
     account_id = membership.account_id
     sites = _reads.site_choices(account_id=account_id)
     campaigns = campaign_choices(request)
-    form = ListFilterForm(request.GET, sites=sites, campaigns=campaigns)
-    filters = form.values()
+    filters: dict[str, Any] = {}
+    if any(name in request.GET for name in ListFilterForm.FIELDS):  # an unfiltered list skips the form
+        filters = ListFilterForm(request.GET, sites=sites, campaigns=campaigns).values()
     qs = conversation_list(
         membership=membership,
         view=view,
@@ -111,10 +113,8 @@ def list_state(request: HttpRequest, view: str) -> dict[str, Any]:
         campaign_id=filters.get("campaign"),
         priority=filters.get("priority"),
     )
-    if filters.get("q"):
-        qs = _reads.search_filter(qs, account_id=account_id, term=filters["q"])
     after = request.GET.get("after", "")
-    page = _reads.conversation_page(qs, account_id=account_id, view=view, after=after)
+    page = _reads.conversation_page(qs, account_id=account_id, view=view, after=after, search=filters.get("q") or "")
     query = urlencode(filters)
     list_url = reverse(f"inbox:{view}")
     more_url = ""
@@ -135,6 +135,7 @@ def list_state(request: HttpRequest, view: str) -> dict[str, Any]:
         "sites": sites,
         "campaigns": campaigns,
         "rows": page.rows,
+        "row_html": _fragments.render_rows(page.rows, active_id=active_id),
         "after": after,
         "more_url": more_url,
         "list_url": list_url,
@@ -146,7 +147,7 @@ def list_state(request: HttpRequest, view: str) -> dict[str, Any]:
 
 def nav_state(request: HttpRequest, view: str) -> dict[str, Any]:
     membership = member(request)
-    counts = _reads.inbox_counts(viewer=viewer(request))
+    counts = inbox_counts(viewer=viewer(request))
     views = [
         {"key": key, "label": label, "url": reverse(f"inbox:{key}"), "count": counts.get(key)}
         for key, label in VIEW_LABELS.items()
@@ -181,10 +182,10 @@ def client_config(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def page_context(request: HttpRequest, view: str) -> dict[str, Any]:
+def page_context(request: HttpRequest, view: str, *, active_id: int | None = None) -> dict[str, Any]:
     return {
         **nav_state(request, view),
-        **list_state(request, view),
+        **list_state(request, view, active_id=active_id),
         "client_config": client_config(request),
         "availability_choices": Membership.Availability.choices,
     }
@@ -197,7 +198,7 @@ def page_context(request: HttpRequest, view: str) -> dict[str, Any]:
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     """``/app/``: Mine when something is assigned to me, else the Queue."""
-    counts = _reads.inbox_counts(viewer=viewer(request))
+    counts = inbox_counts(viewer=viewer(request))
     return redirect("inbox:mine" if counts["mine"] else "inbox:queue")
 
 

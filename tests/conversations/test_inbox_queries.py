@@ -163,3 +163,22 @@ def test_conversation_pane_fragment_is_flat(account, agent, htmx_client_for, dja
     assert small == large
     with django_assert_max_num_queries(11):
         client.get(url, HTTP_HX_TARGET="conversation-pane")
+
+
+@pytest.mark.parametrize("term", ["visitor", "no-such-text"])
+@pytest.mark.parametrize("window", [1000, 3])
+def test_search_fragment_is_flat(account, agent, supervisor, htmx_client_for, monkeypatch, term, window):
+    """Searching costs the same with 5 rows or 50, in the window or past it
+    (``selectors.conversation_search_ids``: at most two more queries)."""
+    from conversations import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_WINDOW", window)
+    client = htmx_client_for(supervisor)
+    url = f"/app/open/?q={term}"
+    fill_lists(account, agent, 5)
+    small = count_queries(client, url, HTTP_HX_TARGET="conv-rows")
+    fill_lists(account, agent, 45)
+    large = count_queries(client, url, HTTP_HX_TARGET="conv-rows")
+
+    assert small == large, f"search {term!r}: {small} queries with 5 rows, {large} with 50"
+    assert large <= 8 + 2
