@@ -124,3 +124,41 @@ def lock_conversation(*, account_id: int, conversation_id: int, contact_id: int 
                 # Set the relation's cache as select_related does.
                 parent._meta.get_field(part.relation).set_cached_value(parent, instance)
     return objects[""]  # type: ignore[return-value]
+
+
+# --- The insert ------------------------------------------------------------------------
+
+
+@cache
+def _insert_statement() -> tuple[str, tuple[models.Field, ...]]:
+    from ..models import Message
+
+    quote = connection.ops.quote_name
+    fields = tuple(f for f in Message._meta.concrete_fields if not f.primary_key)
+    sql = (
+        f"INSERT INTO {quote(Message._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        # The partial unique index ``message_unique_client_id``: a retried
+        # client_id inserts nothing and returns no row.
+        f"ON CONFLICT ({quote('conversation_id')}, {quote('client_id')}) WHERE {quote('client_id')} <> '' "
+        f"DO NOTHING RETURNING {quote(Message._meta.pk.column)}"
+    )
+    return sql, fields
+
+
+def insert_message(message: models.Model) -> bool:
+    """Insert a new ``Message`` instance as ``save()`` would (defaults,
+    ``auto_now_add``, each field's database preparation), in one statement
+    with no savepoint; ``False`` (and nothing stored) when its ``client_id``
+    is already stored in its conversation."""
+    sql, fields = _insert_statement()
+    values = [field.get_db_prep_save(field.pre_save(message, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    message.pk = row[0]
+    message._state.adding = False
+    message._state.db = connection.alias
+    return True

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,7 +24,7 @@ from core.metrics import messages_total
 from .. import events, signals
 from ..models import Attachment, Contact, Conversation, Message
 from ..selectors import Viewer, viewer_for
-from ._send_lock import lock_conversation
+from ._send_lock import insert_message, lock_conversation
 from .contacts import contact_pending_context
 from .conversations import conversation_assign, conversation_start
 
@@ -317,14 +317,8 @@ def _send_locked(
         status=status,
         sent_at=now if status == Message.Status.SENT else None,
     )
-    try:
-        with transaction.atomic():
-            message.save(force_insert=True)
-    except IntegrityError:  # the same client_id again: the unique index caught the retry
-        existing = _existing(conversation.pk, client_id)
-        if existing is None:
-            raise
-        return SendResult(existing, False)
+    if not insert_message(message):  # the same client_id again: the unique index caught the retry
+        return SendResult(_existing(conversation.pk, client_id), False)
     if attachments:
         Attachment.objects.filter(pk__in=[a.pk for a in attachments]).update(message=message)
         for attachment in attachments:
