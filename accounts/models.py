@@ -294,11 +294,13 @@ class Invitation(AccountScopedModel):
 
 
 class AgentSession(AccountScopedModel):
-    """One login of a user: written at login, closed at logout or expiry."""
+    """One login of a user in one account: written at login, closed at logout,
+    expiry or a switch to another account (which starts the next row)."""
 
     class EndReason(models.TextChoices):
         LOGOUT = "logout", _("Logout")
         EXPIRED = "expired", _("Expired")
+        SWITCHED = "switched", _("Switched account")
 
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="agent_sessions")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="agent_sessions")

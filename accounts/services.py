@@ -474,6 +474,29 @@ def agent_session_start(
 
 
 @transaction.atomic
+def agent_session_switch(
+    *, user: User, account_id: int, session_key: str, ip: str | None = None, user_agent: str = ""
+) -> AgentSession | None:
+    """The same login moves to account ``account_id`` (the caller checked the
+    membership): the row of the account left ends
+    (``switched``) and a row for the new one starts, so time logged in is
+    counted per account. Nothing when the session has no open row (an
+    anonymous or pre-tracking session) or is already in that account."""
+    if not session_key:
+        return None
+    open_rows = AgentSession.objects.select_for_update().filter(user=user, session_key=session_key, ended_at__isnull=True)
+    rows = list(open_rows)
+    if not rows or all(row.account_id == account_id for row in rows):
+        return None
+    now = timezone.now()
+    open_rows.update(ended_at=now, end_reason=AgentSession.EndReason.SWITCHED, updated_at=now)
+    return AgentSession.objects.create(
+        user=user, account_id=account_id, session_key=session_key, started_at=now, ip=ip or None,
+        user_agent=(user_agent or "")[:400],
+    )
+
+
+@transaction.atomic
 def agent_session_end(*, user: User, session_key: str, reason: str = AgentSession.EndReason.LOGOUT) -> int:
     if not session_key:
         return 0

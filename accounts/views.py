@@ -209,6 +209,10 @@ password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
 def switch_account(request: HttpRequest, account_id: int) -> HttpResponse:
     if not tenancy.switch_account(request, account_id=account_id):
         raise Http404
+    services.agent_session_switch(
+        user=request.user, account_id=account_id, session_key=request.session.session_key,
+        ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
     return redirect("home")
 
 

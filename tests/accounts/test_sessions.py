@@ -52,6 +52,27 @@ def test_agent_session_account_is_the_current_account(owner, other_account):
 
 
 @pytest.mark.django_db
+def test_switching_account_ends_the_row_and_starts_one_for_the_new_account(owner, other_account):
+    factories.MembershipFactory(account=other_account, user=owner.user)
+    client = Client()
+    _login(client, "owner@acme.test")
+    first = AgentSession.objects.get(user=owner.user)
+    assert first.account == owner.account
+
+    client.post(reverse("accounts:switch_account", kwargs={"account_id": other_account.pk}))
+    first.refresh_from_db()
+    assert first.ended_at is not None and first.end_reason == AgentSession.EndReason.SWITCHED
+    current = AgentSession.objects.get(user=owner.user, ended_at__isnull=True)
+    assert current.account == other_account and current.session_key == first.session_key
+    # Switching to the account one is in already changes nothing; logout closes the current row.
+    client.post(reverse("accounts:switch_account", kwargs={"account_id": other_account.pk}))
+    assert AgentSession.objects.filter(user=owner.user).count() == 2
+    client.post(reverse("accounts:logout"))
+    current.refresh_from_db()
+    assert current.end_reason == AgentSession.EndReason.LOGOUT
+
+
+@pytest.mark.django_db
 def test_expired_sessions_are_closed_at_next_login(owner, settings):
     first = Client()
     _login(first, "owner@acme.test")
