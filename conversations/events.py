@@ -223,8 +223,9 @@ def publish_conversation(
     nothing the visitor sees changed) to the visitor's tabs."""
     meta = conversation_meta(conversation)
     member_ids = [mid for mid in dict.fromkeys(extra_member_ids) if mid]
-    groups = _audience_groups(conversation.account_id, **audience_of(conversation))
-    if before is not None and before != audience_of(conversation):
+    now = audience_of(conversation)
+    groups = _audience_groups(conversation.account_id, **now)
+    if before is not None and before != now:
         groups += _audience_groups(conversation.account_id, **before)
         meta["before"] = before
     groups += [realtime.group_member(mid) for mid in member_ids]

@@ -20,9 +20,10 @@ def hit(key: str, *, limit: int, window: int) -> bool:
     bucket = _bucket(key, window)
     raw_client = getattr(cache, "raw_client", None)
     if raw_client is not None:
+        redis_key = cache.make_and_validate_key(bucket)
         pipe = raw_client().pipeline(transaction=False)
-        pipe.incr(cache.make_and_validate_key(bucket))
-        pipe.expire(cache.make_and_validate_key(bucket), window + 1)
+        pipe.incr(redis_key)
+        pipe.expire(redis_key, window + 1)
         count, _ = pipe.execute()
         return int(count) <= limit
     if cache.add(bucket, 1, timeout=window + 1):

@@ -401,8 +401,11 @@ def contact_message_send(
             )
             if conversation is None:
                 raise NotFound(_("No such conversation."))
-            if conversation.status != Conversation.Status.CLOSED or _existing(conversation.pk, client_id):
+            if conversation.status != Conversation.Status.CLOSED:
                 return _send_locked(conversation=conversation, **send)
+            existing = _existing(conversation.pk, client_id)  # a retry of a send made before the close
+            if existing is not None:
+                return SendResult(existing, False)
             # Writing into a closed chat starts a new one, as Intercom does.
             conversation = conversation_start(contact=contact, context=conversation.context or None)
         else:

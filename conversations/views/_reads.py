@@ -2,9 +2,8 @@
 
 Each takes the account (or the viewer) first, like the selectors; they live
 here because they only serve these pages (keyset cursors, filter choices, the
-contact's trail). The counts, the team's load and the search are selectors
-now (``selectors.inbox_counts``, ``members_with_open_load``,
-``search_filter``); the names below still answer for them.
+contact's trail). The counts, the team's load and the search live in the
+selectors (``inbox_counts``, ``members_with_open_load``, ``search_filter``).
 """
 
 from __future__ import annotations
@@ -19,15 +18,7 @@ from django.utils.dateparse import parse_datetime
 from accounts.models import Membership, Site
 
 from ..models import Conversation, PageView
-from ..selectors import (  # noqa: F401 - re-exported: the inbox views' names for these selectors
-    Viewer,
-    conversation_rows,
-    conversation_search_ids,
-    inbox_counts,
-    members_with_open_load,
-    search_filter,
-    visible_q,
-)
+from ..selectors import Viewer, conversation_rows, conversation_search_ids, visible_q
 
 PAGE_SIZE = 30
 

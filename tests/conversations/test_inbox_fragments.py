@@ -326,12 +326,6 @@ def test_conversation_rows_keep_the_order_and_the_tenant(account, other_conversa
     assert len(captured) == 1
 
 
-def test_reads_keep_their_old_names():
-    assert _reads.inbox_counts is selectors.inbox_counts
-    assert _reads.members_with_open_load is selectors.members_with_open_load
-    assert _reads.search_filter is selectors.search_filter
-
-
 # --- Search: both strategies find the same conversations ------------------------------------
 
 
