@@ -108,7 +108,7 @@ class Variant:
     name: str
     server: str = "uvicorn"
     env: dict[str, str] = field(default_factory=dict)
-    layer: str = "RedisPubSubChannelLayer"
+    layer: str = "CharlaChannelLayer (pub/sub, batched)"
     db: str = "psycopg pool (min 2, max 20)"
 
 

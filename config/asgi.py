@@ -5,6 +5,7 @@ Origin checks live in each consumer's middleware: the inbox socket accepts only
 ALLOWED_HOSTS origins, the widget socket only the site's allowed domains.
 """
 
+import asyncio
 import os
 
 from django.core.asgi import get_asgi_application
@@ -16,9 +17,18 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
+from core import realtime  # noqa: E402
+
+router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )
+
+
+async def application(scope, receive, send):
+    # Events committed on the server's worker threads go out through this
+    # loop without blocking them (core.realtime.send_now).
+    realtime.bind_loop(asyncio.get_running_loop())
+    return await router(scope, receive, send)

@@ -9,6 +9,7 @@ from client input (ARCHITECTURE §4).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
@@ -66,40 +67,76 @@ def build_frame(event: str, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Remember the server's event loop (``config.asgi`` calls this on every
+    connection): events sent from its worker threads are handed to it without
+    waiting for Redis."""
+    global _server_loop
+    _server_loop = loop
+
+
+_server_loop: asyncio.AbstractEventLoop | None = None
+_publishers: dict[asyncio.AbstractEventLoop, Any] = {}
+
+
+def _publisher(layer: Any) -> Any:
+    from .channel_layer import Publisher
+
+    loop = asyncio.get_running_loop()
+    publisher = _publishers.get(loop)
+    if publisher is None or publisher.layer is not layer:
+        for old in [known for known in _publishers if known.is_closed()]:
+            del _publishers[old]
+        publisher = _publishers[loop] = Publisher(layer)
+    return publisher
+
+
+def _enqueue(layer: Any, groups: list[str], message: dict[str, Any], event: str) -> None:
+    _publisher(layer).enqueue(groups, message, event)
+
+
+async def flush() -> None:
+    """Wait until the events handed to this loop so far are published."""
+    publisher = _publishers.get(asyncio.get_running_loop())
+    if publisher is not None:
+        await publisher.flush()
+
+
 def send_now(*, groups: list[str], event: str, data: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
     """Send at once. Only for ephemeral signals that write nothing (typing),
     and for :func:`publish_on_commit` once committed.
 
-    All of ``groups`` go in one hop to the event loop (``async_to_sync``; on
-    a server's worker thread that is the server's own loop and its Redis
-    connections)."""
+    On a worker thread of the running server the event is handed to the
+    server's loop (``call_soon_threadsafe``) and the thread goes on: the
+    loop's :class:`~core.channel_layer.Publisher` sends it, with whatever
+    else is waiting, in one Redis round trip, in the order handed over.
+    Anywhere else (Celery, commands, sync tests) it is sent before this
+    returns."""
     layer = get_channel_layer()
     if layer is None:
         return
     frame = build_frame(event, data)
     message = {"type": HANDLER_TYPE, "frame": frame, "meta": meta or {}}
-    async_to_sync(_send_groups)(layer, list(dict.fromkeys(groups)), message, event)
+    groups = list(dict.fromkeys(groups))
+    loop = _server_loop
+    if loop is not None and loop.is_running():
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is None:
+            loop.call_soon_threadsafe(_enqueue, layer, groups, message, event)
+            return
+    async_to_sync(_send_groups)(layer, groups, message, event)
 
 
 async def _send_groups(layer: Any, groups: list[str], message: dict[str, Any], event: str) -> None:
-    for group in groups:
-        try:
-            await layer.group_send(group, message)
-        except Exception:  # the write is committed; a dead layer must not undo it
-            logger.exception("realtime publish failed", extra={"group": group, "event": event})
+    from .channel_layer import send_batch
 
-
-async def send_now_async(*, groups: list[str], event: str, data: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    frame = build_frame(event, data)
-    message = {"type": HANDLER_TYPE, "frame": frame, "meta": meta or {}}
-    for group in dict.fromkeys(groups):
-        try:
-            await layer.group_send(group, message)
-        except Exception:
-            logger.exception("realtime publish failed", extra={"group": group, "event": event})
+    try:
+        await send_batch(layer, [(groups, message, event)])
+    except Exception:  # the write is committed; a dead layer must not undo it
+        logger.exception("realtime publish failed", extra={"groups": groups, "event": event})
 
 
 def publish_on_commit(
