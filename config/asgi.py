@@ -16,7 +16,6 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
-
 from core import realtime  # noqa: E402
 
 router = ProtocolTypeRouter(

@@ -91,6 +91,11 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/charla"),
 }
 DATABASES["default"].setdefault("OPTIONS", {})
+# psycopg prepares only the statements that ask for it (the send path's, see
+# conversations/services/_send_lock.py): the ORM binds on the client, so its
+# queries never repeat byte for byte and must not fill the connection's cache.
+# (Django's default, None, turns preparing off altogether.)
+DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 2**31 - 1)
 if env.bool("DB_POOL", default=True):
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DB_POOL_MIN", default=2),

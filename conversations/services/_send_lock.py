@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import psycopg
+
 from django.db import connection, models
 
 from ..models import Conversation
@@ -97,7 +99,7 @@ def lock_conversation(*, account_id: int, conversation_id: int, contact_id: int 
     if contact_id is not None:
         extra = f" AND t0.{connection.ops.quote_name('contact_id')} = %s"
         params.append(contact_id)
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql.replace("{extra}", extra), params)
         row = cursor.fetchone()
     if row is None:
@@ -126,35 +128,70 @@ def lock_conversation(*, account_id: int, conversation_id: int, contact_id: int 
     return objects[""]  # type: ignore[return-value]
 
 
-# --- The insert ------------------------------------------------------------------------
+# --- The write ------------------------------------------------------------------------
+
+
+class _PreparedCursor(psycopg.Cursor):
+    """Server-side binding, every statement prepared on first use in a
+    connection (these few statements run for every message; Django's own
+    cursors bind on the client and prepare nothing)."""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):  # noqa: ANN001
+        super().execute(query, params, prepare=True, binary=binary)
+        # What Django's query log reads (``last_executed_query``); psycopg
+        # leaves it unset for a server-side binding execute.
+        self._query = _Shown(query.encode() if isinstance(query, str) else query)
+        return self
+
+
+@dataclass(frozen=True)
+class _Shown:
+    query: bytes
+
+
+def _cursor():
+    """A :class:`_PreparedCursor` on Django's connection, wrapped as
+    ``connection.cursor()`` wraps its own: queries are logged and counted,
+    errors become Django's."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(_PreparedCursor(connection.connection))
 
 
 @cache
-def _insert_statement() -> tuple[str, tuple[models.Field, ...]]:
+def _store_statement(update_columns: tuple[str, ...]) -> tuple[str, tuple[models.Field, ...], tuple[models.Field, ...]]:
     from ..models import Message
 
     quote = connection.ops.quote_name
     fields = tuple(f for f in Message._meta.concrete_fields if not f.primary_key)
+    updates = tuple(Conversation._meta.get_field(name) for name in update_columns)
+    conversation_table = quote(Conversation._meta.db_table)
     sql = (
-        f"INSERT INTO {quote(Message._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"WITH ins AS (INSERT INTO {quote(Message._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))}) "
         # The partial unique index ``message_unique_client_id``: a retried
-        # client_id inserts nothing and returns no row.
+        # client_id inserts nothing, so nothing is updated or returned.
         f"ON CONFLICT ({quote('conversation_id')}, {quote('client_id')}) WHERE {quote('client_id')} <> '' "
-        f"DO NOTHING RETURNING {quote(Message._meta.pk.column)}"
+        f"DO NOTHING RETURNING {quote(Message._meta.pk.column)}) "
+        f"UPDATE {conversation_table} SET {', '.join(f'{quote(f.column)} = %s' for f in updates)} FROM ins "
+        f"WHERE {conversation_table}.{quote(Conversation._meta.pk.column)} = %s "
+        f"RETURNING ins.{quote(Message._meta.pk.column)}"
     )
-    return sql, fields
+    return sql, fields, updates
 
 
-def insert_message(message: models.Model) -> bool:
-    """Insert a new ``Message`` instance as ``save()`` would (defaults,
-    ``auto_now_add``, each field's database preparation), in one statement
-    with no savepoint; ``False`` (and nothing stored) when its ``client_id``
-    is already stored in its conversation."""
-    sql, fields = _insert_statement()
-    values = [field.get_db_prep_save(field.pre_save(message, True), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+def store_message(message: models.Model, conversation: Conversation, update_fields: list[str]) -> bool:
+    """Insert a new ``Message`` as ``save()`` would (defaults, ``auto_now``,
+    each field's database preparation) and save ``update_fields`` of its
+    (locked) conversation, in one prepared statement with no savepoint;
+    ``False``, and nothing written, when the message's ``client_id`` is
+    already stored in its conversation."""
+    sql, fields, updates = _store_statement(tuple(sorted(set(update_fields))))
+    params = [field.get_db_prep_save(field.pre_save(message, True), connection) for field in fields]
+    params += [field.get_db_prep_save(field.pre_save(conversation, False), connection) for field in updates]
+    params.append(conversation.pk)
+    with _cursor() as cursor:
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return False

@@ -24,7 +24,7 @@ from core.metrics import messages_total
 from .. import events, signals
 from ..models import Attachment, Contact, Conversation, Message
 from ..selectors import Viewer, viewer_for
-from ._send_lock import insert_message, lock_conversation
+from ._send_lock import lock_conversation, store_message
 from .contacts import contact_pending_context
 from .conversations import conversation_assign, conversation_start
 
@@ -272,9 +272,9 @@ def _send_locked(
     """``message_send`` once the conversation is locked (by ``_lock_for_send``)
     in the current transaction.
 
-    The statements of a plain text send: the insert (in a savepoint, so a
-    retried ``client_id`` lands on the unique index instead of being looked up
-    before every insert), the counters' update, and nothing else.
+    The statements of a plain text send: one, the insert and the counters'
+    update together (``store_message``; a retried ``client_id`` lands on the
+    unique index instead of being looked up before every insert).
     """
     client_id = _clean_client_id(client_id)
     if private:
@@ -317,17 +317,15 @@ def _send_locked(
         status=status,
         sent_at=now if status == Message.Status.SENT else None,
     )
-    if not insert_message(message):  # the same client_id again: the unique index caught the retry
+    before = events.audience_of(conversation)
+    fields = _apply_counters(conversation, message, now, preview=content or ", ".join(a.name for a in attachments))
+    if not store_message(message, conversation, fields):  # the same client_id again: the unique index caught the retry
         return SendResult(_existing(conversation.pk, client_id), False)
     if attachments:
         Attachment.objects.filter(pk__in=[a.pk for a in attachments]).update(message=message)
         for attachment in attachments:
             attachment.message = message
     _with_attachments(message, attachments)
-    preview = content or ", ".join(a.name for a in attachments)
-    before = events.audience_of(conversation)
-    fields = _apply_counters(conversation, message, now, preview=preview)
-    conversation.save(update_fields=sorted(set(fields)))
 
     events.publish_message(message)
     if kind != Message.Kind.NOTE:

@@ -1,9 +1,9 @@
 """The statements of one message on the socket path, pinned (the real-time
 bench measures their cost: docs/performance.md). A send is: BEGIN, the
-locking read of the conversation joined to what its events show, the insert
-(``ON CONFLICT DO NOTHING`` on the client_id index: no savepoint), the
-counters' update, COMMIT — no duplicate lookup before the insert, no
-attachment lists, no second read of the conversation."""
+locking read of the conversation joined to what its events show, one
+statement that inserts (``ON CONFLICT DO NOTHING`` on the client_id index: no
+savepoint) and updates the counters, COMMIT — no duplicate lookup before the
+insert, no attachment lists, no second read of the conversation."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from core import presence
 
 pytestmark = pytest.mark.django_db
 
-SEND_STATEMENTS = 5  # BEGIN, SELECT … FOR UPDATE, INSERT … ON CONFLICT, UPDATE, COMMIT
+SEND_STATEMENTS = 4  # BEGIN, SELECT … FOR UPDATE, WITH ins AS (INSERT … ON CONFLICT) UPDATE, COMMIT
 
 
 @pytest.fixture
@@ -38,9 +38,9 @@ def test_visitor_message_statements(contact, conversation, online_agent, django_
     assert frame["type"] == "message.ack" and frame["data"]["duplicate"] is False
     assert len(events.named("message.created")) == 2  # agents, visitor tabs
     # A retry of the same client_id: the insert meets the unique index and
-    # stores nothing, no update; the stored message and its attachments are
-    # read for the ack. No second row.
-    with django_assert_num_queries(SEND_STATEMENTS + 1):
+    # stores nothing, so nothing is updated; the stored message and its
+    # attachments are read for the ack (two reads). No second row.
+    with django_assert_num_queries(SEND_STATEMENTS + 2):
         again = widget_socket_send(socket_contact, conversation_id=conversation.pk, client_id="v-2", content="¿hay stock?")
     assert again["data"]["duplicate"] is True
     assert Message.objects.filter(conversation=conversation, client_id="v-2").count() == 1
