@@ -8,6 +8,7 @@ docs/protocol.md.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import Any
 
 from django.conf import settings
@@ -32,6 +33,7 @@ from .frames import Fields
 logger = logging.getLogger(__name__)
 
 DEFAULT_RESUME_MAX = 500
+ACKED_REMEMBERED = 32
 
 
 # --- the one worker-thread step of each frame ------------------------------------
@@ -137,6 +139,13 @@ class WidgetConsumer(RealtimeConsumer):
 
     contact: Contact | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        #: client_ids this tab sent and got acked: their ``message.created``
+        #: echo is not forwarded back to it (the ack carried the message);
+        #: the visitor's other tabs still get it.
+        self._acked: deque[str] = deque(maxlen=ACKED_REMEMBERED)
+
     async def connect(self) -> None:
         contact, code, reason = await hop(_open)(
             query_param(self.scope, "token"), scope_origin_host(self.scope), self.channel_name
@@ -177,7 +186,10 @@ class WidgetConsumer(RealtimeConsumer):
             "attachment_ids": f.ids("attachments"),
             "context": f.obj("context"),
         }
-        await self.send_json(await hop(_send)(self.contact, **kwargs))
+        ack = await hop(_send)(self.contact, **kwargs)
+        if ack["data"]["client_id"]:
+            self._acked.append(ack["data"]["client_id"])
+        await self.send_json(ack)
 
     async def on_typing(self, f: Fields) -> None:
         conversation_id = f.id("conversation_id")
@@ -207,7 +219,13 @@ class WidgetConsumer(RealtimeConsumer):
         if meta.get("audience") == "agents":
             return False
         account_id = meta.get("account_id")
-        return account_id is None or account_id == self.contact.account_id
+        if account_id is not None and account_id != self.contact.account_id:
+            return False
+        if frame.get("type") == "message.created" and self._acked:
+            message = (frame.get("data") or {}).get("message") or {}
+            if message.get("client_id") in self._acked and (message.get("sender") or {}).get("type") == "contact":
+                return False  # this tab's own send, already acked
+        return True
 
     async def forward(self, frame: dict[str, Any], meta: dict[str, Any]) -> None:
         await super().forward(frame, meta)

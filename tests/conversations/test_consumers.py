@@ -97,6 +97,17 @@ async def test_visitor_send_is_acked_after_commit_and_reaches_joined_agent(away,
     assert _metric("charla_websocket_connections", kind="widget") == open_widgets
 
 
+async def test_the_sending_tab_gets_its_ack_and_the_visitors_other_tabs_the_message(contact, conversation):
+    sender, other = await widget_socket(contact), await widget_socket(contact)
+    await sender.send_json_to(_send(conversation.pk, "tab-1", "desde la pestaña uno"))
+    ack = await receive(sender, "message.ack")
+    created = await receive(other, "message.created")
+    assert created["data"]["message"]["id"] == ack["data"]["message"]["id"]
+    # The ack carried the message: no echo of it to the tab that sent it.
+    assert [f for f in await drain(sender) if f["type"] == "message.created"] == []
+    await close(sender, other)
+
+
 async def test_visitor_send_is_idempotent_and_can_start_a_conversation(contact, conversation):
     visitor = await widget_socket(contact)
     await visitor.send_json_to(_send(conversation.pk, "same", "once"))
