@@ -116,6 +116,10 @@ class FloorConsumer(AsyncWebsocketConsumer):
         await self.send(event["text"])
 
 
+from core import process  # noqa: E402
+
+process.tune_gc()  # as config.asgi does for Charla
+
 application = ProtocolTypeRouter(
     {"websocket": URLRouter([path("ws/floor/", FloorConsumer.as_asgi())])}
 )

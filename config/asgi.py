@@ -16,7 +16,9 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
-from core import realtime  # noqa: E402
+from core import process, realtime  # noqa: E402
+
+process.tune_gc()  # after start-up: what it made is frozen
 
 router = ProtocolTypeRouter(
     {
