@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import Account, Membership
-from conversations.services import routing
+from conversations.services import member_access_changed, routing
 from core.exceptions import PermissionDenied, ValidationError
 
 from .models import Campaign
@@ -112,7 +112,10 @@ def campaign_set_agents(
     members = list(Membership.objects.filter(account_id=campaign.account_id, is_active=True, pk__in=ids))
     if len(members) != len(ids):
         raise ValidationError(_("Agents must be active members of this account."), field="agents")
+    before = set(campaign.agents.values_list("pk", flat=True))
     campaign.agents.set(members)
+    # Who joined or left sees other conversations now, on their open sockets too.
+    member_access_changed(membership_ids=before ^ ids)
     account_id = campaign.account_id
     transaction.on_commit(lambda: routing.queue_changed(account_id=account_id))
     return members

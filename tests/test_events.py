@@ -179,3 +179,17 @@ def test_session_revoked(contact, capture_events):
     revoked = _only(events, "session.revoked", [f"contact.{contact.pk}"])
     assert revoked["data"] == {"contact_id": contact.pk}
     assert revoked["meta"] == {"account_id": contact.account_id, "audience": "contact"}
+
+
+def test_member_access_changed(owner, agent, capture_events):
+    """Internal: the member's agent sockets re-read what they may see (role,
+    campaigns, removal); never forwarded to a client."""
+    from accounts import services as account_services
+
+    with capture_events() as events:
+        account_services.membership_change_role(actor=owner, membership=agent, role="supervisor")
+    changed = _only(events, "member.access_changed", [f"member.{agent.pk}"])
+    assert changed["data"] == {} and changed["meta"] == {"audience": "internal"}
+    with capture_events() as events:
+        account_services.membership_set_capacity(actor=owner, membership=agent, capacity=3)
+    assert events.named("member.access_changed") == []  # capacity changes nothing one sees

@@ -20,7 +20,15 @@ from core import presence, realtime
 from core.exceptions import ValidationError
 
 from .. import events, services
-from ..selectors import Viewer, conversation_get_for_member, message_list, viewer_for
+from ..selectors import (
+    Viewer,
+    conversation_get_for_member,
+    conversation_queryset,
+    message_list,
+    viewer_for,
+    visible_q,
+)
+from ..services.members import ACCESS_CHANGED
 from ..ws_auth import (
     CLOSE_FORBIDDEN_ORIGIN,
     CLOSE_UNAUTHENTICATED,
@@ -95,6 +103,19 @@ def _resume(membership: Membership, viewer: Viewer, conversation_id: int, after_
     messages = message_list(conversation=conversation, after=after_id, limit=cap + 1, include_private=True)
     more = len(messages) > cap
     return replay_frames(messages[:cap], conversation_id=conversation.pk, after_id=after_id, more=more, html=True)
+
+
+def _reload(membership_id: int, joined: set[int]) -> tuple[Membership | None, Viewer | None, set[int]]:
+    """The member as it is now (``None`` once removed), its viewer, and which
+    of the ``joined`` conversations it may no longer see."""
+    membership = Membership.objects.select_related("user", "account").filter(pk=membership_id, is_active=True).first()
+    if membership is None:
+        return None, None, set(joined)
+    viewer = viewer_for(membership)
+    visible = set(
+        conversation_queryset(account_id=viewer.account_id).filter(visible_q(viewer), pk__in=joined).values_list("pk", flat=True)
+    ) if joined else set()
+    return membership, viewer, set(joined) - visible
 
 
 def _close(membership: Membership, channel_name: str) -> int:
@@ -217,10 +238,42 @@ class AgentConsumer(RealtimeConsumer):
 
     # --- events ------------------------------------------------------------------
 
+    async def forward(self, frame: dict[str, Any], meta: dict[str, Any]) -> None:
+        if frame.get("type") == ACCESS_CHANGED:
+            await self.refresh_access()
+            return
+        await super().forward(frame, meta)
+
+    async def refresh_access(self) -> None:
+        """The member's role or campaigns changed, or they were removed:
+        read what they may see again, move the socket to the audience groups
+        that go with it, leave opened conversations they may no longer see
+        (``conversation.left``), and close (4401) once removed."""
+        if self.membership is None:
+            return
+        membership, viewer, gone = await hop(_reload)(self.membership.pk, set(self.joined))
+        if membership is None:
+            self.ready = False
+            await self.close(code=CLOSE_UNAUTHENTICATED, reason=_("You are no longer a member of this team."))
+            return
+        groups = _groups_for(viewer)
+        for group in set(self.groups_joined) - set(groups):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for group in groups:
+            if group not in self.groups_joined:
+                await self.channel_layer.group_add(group, self.channel_name)
+        self.membership, self.viewer, self.groups_joined = membership, viewer, groups
+        for conversation_id in sorted(gone):
+            self.joined.discard(conversation_id)
+            await self.channel_layer.group_discard(realtime.group_conversation(conversation_id), self.channel_name)
+            await self.send_json(realtime.build_frame("conversation.left", {"conversation_id": conversation_id}))
+
     def may_forward(self, frame: dict[str, Any], meta: dict[str, Any]) -> bool:
         viewer = self.viewer
         if viewer is None or meta.get("audience") == "contact":
             return False
+        if meta.get("audience") == "internal":
+            return frame.get("type") == ACCESS_CHANGED
         account_id = meta.get("account_id")
         if account_id is not None and account_id != viewer.account_id:
             return False

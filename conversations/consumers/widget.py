@@ -216,7 +216,7 @@ class WidgetConsumer(RealtimeConsumer):
     # --- events ------------------------------------------------------------------
 
     def may_forward(self, frame: dict[str, Any], meta: dict[str, Any]) -> bool:
-        if meta.get("audience") == "agents":
+        if meta.get("audience") in ("agents", "internal"):
             return False
         account_id = meta.get("account_id")
         if account_id is not None and account_id != self.contact.account_id:

@@ -27,7 +27,13 @@ from .conversations import (
     conversation_unassign,
     conversation_update_fields,
 )
-from .members import member_connection_closed, member_connection_opened, member_presence_settle, member_set_availability
+from .members import (
+    member_access_changed,
+    member_connection_closed,
+    member_connection_opened,
+    member_presence_settle,
+    member_set_availability,
+)
 from .messages import (
     agent_message_send,
     attachment_upload,
@@ -40,6 +46,7 @@ from .messages import (
 )
 
 __all__ = [
+    "member_access_changed",
     "agent_message_send",
     "contact_message_send",
     "attachment_upload",

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Membership
-from core import presence
+from core import presence, realtime
 from core.exceptions import ValidationError
 
 from .. import events
@@ -45,3 +45,37 @@ def member_presence_settle(*, membership: Membership) -> bool:
     if gone:
         routing.member_went_offline(membership_id=membership.pk, account_id=membership.account_id)
     return gone
+
+
+#: Not a client frame: tells a member's agent sockets to read what the member
+#: may see again (never forwarded; see ``AgentConsumer.refresh_access``).
+ACCESS_CHANGED = "member.access_changed"
+
+
+def member_access_changed(*, membership_ids) -> None:
+    """What these members may see changed (role, campaigns, removal): once
+    committed, their open agent sockets read it again and re-join their
+    audience groups, so the change applies without a reconnect."""
+    ids = sorted({int(mid) for mid in membership_ids if mid})
+    if ids:
+        realtime.publish_on_commit(
+            groups=[realtime.group_member(mid) for mid in ids], event=ACCESS_CHANGED, data={},
+            meta={"audience": "internal"},
+        )
+
+
+def _on_membership_changed(sender, *, membership: Membership, fields=(), **kwargs) -> None:
+    if "role" in fields:
+        member_access_changed(membership_ids=[membership.pk])
+
+
+def _on_membership_removed(sender, *, membership: Membership, **kwargs) -> None:
+    member_access_changed(membership_ids=[membership.pk])
+
+
+def connect_signals() -> None:
+    """Called from ``ConversationsConfig.ready``."""
+    from accounts import signals
+
+    signals.membership_changed.connect(_on_membership_changed, dispatch_uid="conversations.member_access.changed")
+    signals.membership_removed.connect(_on_membership_removed, dispatch_uid="conversations.member_access.removed")

@@ -416,6 +416,42 @@ async def test_a_conversation_taken_from_the_queue_leaves_every_agents_queue(awa
     await close(ana, bruno)
 
 
+async def test_a_role_change_applies_to_open_sockets(away, owner, contact, conversation, agent, agent2):
+    """Promoted to supervisor, an agent's open socket hears conversations
+    assigned to others at once; removed from the team, it is closed."""
+    from accounts import services as account_services
+
+    await db(services.conversation_assign)(conversation=conversation, assignee=agent2)
+    ana = await agent_socket(agent)
+    await db(account_services.membership_change_role)(actor=owner, membership=agent, role=Membership.Role.SUPERVISOR)
+    await drain(ana)  # the refresh is handled before the next event
+    await db(services.conversation_update_fields)(conversation=conversation, priority=2)
+    frame = await receive(ana, "conversation.updated")
+    assert frame["data"]["conversation"]["assignee"]["id"] == agent2.pk
+
+    await db(account_services.membership_remove)(actor=owner, membership=agent)
+    closed = await expect_close(ana, 4401)
+    assert closed["type"] == "websocket.close"
+    await close(ana)
+
+
+async def test_leaving_a_campaign_leaves_its_open_conversations(away, owner, contact, conversation, agent, agent2):
+    from campaigns import services as campaign_services
+
+    campaign = await db(campaign_services.campaign_create)(account=owner.account, name="Ventas", actor=owner)
+    await db(campaign_services.campaign_set_agents)(campaign=campaign, membership_ids=[agent.pk], actor=owner)
+    await db(Conversation.objects.filter(pk=conversation.pk).update)(campaign=campaign)
+    await db(services.conversation_assign)(conversation=conversation, assignee=agent2)
+    ana = await agent_socket(agent)
+    await _join(ana, conversation.pk)  # a campaign's conversation: Ana may open it
+    await db(campaign_services.campaign_set_agents)(campaign=campaign, membership_ids=[], actor=owner)
+    left = await receive(ana, "conversation.left")
+    assert left["data"]["conversation_id"] == conversation.pk
+    await db(services.message_send)(conversation=conversation, sender_type="contact", content="¿sigues ahí?")
+    assert [f for f in await drain(ana) if f["type"].startswith(("message.", "conversation."))] == []
+    await close(ana)
+
+
 # --- bad input and limits ------------------------------------------------------------------
 
 
