@@ -41,6 +41,7 @@ def main() -> None:
     from conversations.consumers.base import hop
     from conversations.consumers.widget import _send
     from conversations.models import Contact
+    from core import realtime
 
     convs = dataset.convs
     contacts = {c.contact_id: Contact.objects.select_related("site", "account").get(pk=c.contact_id) for c in convs}
@@ -59,12 +60,14 @@ def main() -> None:
                 profiler.disable()
 
     # As in the server: each message is one worker-thread hop from a running
-    # event loop, so the publishes find that loop (and its Redis connections).
+    # event loop, which publishes its events (core.realtime.send_now).
     hopped = hop(one)
 
     async def loop(n: int, start: int = 0) -> None:
+        realtime.bind_loop(asyncio.get_running_loop())  # as config.asgi does
         for i in range(start, start + n):
             await hopped(i)
+        await asyncio.sleep(0.05)  # let the last batch of events go out
 
     asyncio.run(loop(20))  # warm up
     with CaptureQueriesContext(connection) as queries:

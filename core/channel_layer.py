@@ -99,11 +99,6 @@ class Publisher:
         finally:
             self.task = None
 
-    async def flush(self) -> None:
-        """Wait until everything enqueued so far has been sent."""
-        while self.task is not None:
-            await asyncio.shield(self.task)
-
 
 async def send_batch(layer: Any, batch: list[tuple[list[str], dict[str, Any], str]]) -> None:
     """One round trip where the layer can (``group_send_many``); otherwise a

@@ -95,13 +95,6 @@ def _enqueue(layer: Any, groups: list[str], message: dict[str, Any], event: str)
     _publisher(layer).enqueue(groups, message, event)
 
 
-async def flush() -> None:
-    """Wait until the events handed to this loop so far are published."""
-    publisher = _publishers.get(asyncio.get_running_loop())
-    if publisher is not None:
-        await publisher.flush()
-
-
 def send_now(*, groups: list[str], event: str, data: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
     """Send at once. Only for ephemeral signals that write nothing (typing),
     and for :func:`publish_on_commit` once committed.
