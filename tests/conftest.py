@@ -8,6 +8,12 @@ import os
 
 import pytest
 
+# The test process builds and drops an event loop (and its hop threads, each
+# with database connections) per async test; with the server's tuned
+# collector (core.process.tune_gc) those connections outlive the test
+# database. Servers keep one loop for their life; tests keep CPython's GC.
+os.environ.setdefault("GC_TUNE", "0")
+
 from django.test import Client
 
 from accounts.models import Membership
