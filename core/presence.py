@@ -5,10 +5,15 @@ names, scores the last time that socket was seen. A socket that stops
 refreshing (its process died) drops out after ``STALE_SECONDS``, so a crash
 never leaves anyone "online" for ever. Consumers add on connect, refresh on
 ping and remove on disconnect.
+
+Each process also remembers its own live sockets (``_here``): a subject with
+a socket in this process is live without asking Redis — the common case on
+the send path (is the assignee online?) costs no round trip.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from functools import lru_cache
 
@@ -24,12 +29,19 @@ def _client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
 
 
+#: (kind, subject id) -> channel names of this process's live sockets.
+_here: dict[tuple[str, int], set[str]] = {}
+_here_lock = threading.Lock()
+
+
 def _key(kind: str, subject_id: int) -> str:
     return f"{settings.CACHES['default'].get('KEY_PREFIX', 'charla')}:presence:{kind}:{subject_id}"
 
 
 def connect(kind: str, subject_id: int, channel_name: str) -> int:
     """Record a socket; return how many live sockets the subject has now."""
+    with _here_lock:
+        _here.setdefault((kind, subject_id), set()).add(channel_name)
     now = time.time()
     key = _key(kind, subject_id)
     pipe = _client().pipeline()
@@ -50,6 +62,12 @@ def refresh(kind: str, subject_id: int, channel_name: str) -> None:
 
 def disconnect(kind: str, subject_id: int, channel_name: str) -> int:
     """Forget a socket; return how many live sockets remain."""
+    with _here_lock:
+        channels = _here.get((kind, subject_id))
+        if channels is not None:
+            channels.discard(channel_name)
+            if not channels:
+                del _here[(kind, subject_id)]
     key = _key(kind, subject_id)
     pipe = _client().pipeline()
     pipe.zrem(key, channel_name)
@@ -60,6 +78,14 @@ def disconnect(kind: str, subject_id: int, channel_name: str) -> int:
 
 def live_count(kind: str, subject_id: int) -> int:
     return int(_client().zcount(_key(kind, subject_id), time.time() - STALE_SECONDS, "+inf"))
+
+
+def is_live(kind: str, subject_id: int) -> bool:
+    """Whether the subject has a live socket: at once when it has one in this
+    process, otherwise from Redis (sockets of other processes)."""
+    if _here.get((kind, subject_id)):
+        return True
+    return live_count(kind, subject_id) > 0
 
 
 def live_subjects(kind: str, subject_ids: list[int]) -> set[int]:

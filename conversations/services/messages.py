@@ -346,9 +346,9 @@ def _offline_email_possible(message: Message, conversation: Conversation) -> boo
     if message.kind == Message.Kind.NOTE:
         return False
     if message.sender_type == Message.Sender.CONTACT:
-        return conversation.assignee_id is not None and not presence.live_count("member", conversation.assignee_id)
+        return conversation.assignee_id is not None and not presence.is_live("member", conversation.assignee_id)
     if message.sender_type == Message.Sender.AGENT:
-        return bool(conversation.contact.email) and not presence.live_count("contact", conversation.contact_id)
+        return bool(conversation.contact.email) and not presence.is_live("contact", conversation.contact_id)
     return False
 
 

@@ -32,7 +32,7 @@ def message_notify_offline(*, message_id: int) -> str | None:
     interval = settings.CHARLA["OFFLINE_EMAIL_INTERVAL"]
     if message.sender_type == Message.Sender.CONTACT:
         assignee = conversation.assignee
-        if assignee is None or presence.live_count("member", assignee.pk):
+        if assignee is None or presence.is_live("member", assignee.pk):
             return None
         recipient = assignee.user.email
         language = assignee.user.language or conversation.account.locale
@@ -44,7 +44,7 @@ def message_notify_offline(*, message_id: int) -> str | None:
             }
     elif message.sender_type == Message.Sender.AGENT:
         contact = conversation.contact
-        if not contact.email or presence.live_count("contact", contact.pk):
+        if not contact.email or presence.is_live("contact", contact.pk):
             return None
         recipient = contact.email
         language = contact.locale or conversation.account.locale
