@@ -76,14 +76,28 @@ class Publisher:
     the next, so under load many messages share a round trip; an idle server
     sends each event at once. Order is kept: one batch at a time, in arrival
     order.
+
+    Live delivery is best effort (clients ``resume`` by id), so a Redis that
+    hangs must not hold the loop's memory hostage: a batch gives up after
+    ``TIMEOUT`` seconds, and at most ``MAX_PENDING`` events wait — beyond
+    that new ones are dropped and logged (the rows are stored).
     """
+
+    TIMEOUT = 5.0
+    MAX_PENDING = 20_000
 
     def __init__(self, layer: Any) -> None:
         self.layer = layer
         self.pending: list[tuple[list[str], dict[str, Any], str]] = []
         self.task: asyncio.Task | None = None
+        self.dropped = 0
 
     def enqueue(self, groups: list[str], message: dict[str, Any], event: str) -> None:
+        if len(self.pending) >= self.MAX_PENDING:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                logger.error("realtime publish backlog full: events dropped", extra={"dropped": self.dropped})
+            return
         self.pending.append((groups, message, event))
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._drain())
@@ -93,7 +107,7 @@ class Publisher:
             while self.pending:
                 batch, self.pending = self.pending, []
                 try:
-                    await send_batch(self.layer, batch)
+                    await asyncio.wait_for(send_batch(self.layer, batch), self.TIMEOUT)
                 except Exception:  # the writes are committed; a dead layer must not undo them
                     logger.exception("realtime publish failed", extra={"events": [e for _, _, e in batch]})
         finally:
