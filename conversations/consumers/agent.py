@@ -112,9 +112,10 @@ def _reload(membership_id: int, joined: set[int]) -> tuple[Membership | None, Vi
     if membership is None:
         return None, None, set(joined)
     viewer = viewer_for(membership)
-    visible = set(
-        conversation_queryset(account_id=viewer.account_id).filter(visible_q(viewer), pk__in=joined).values_list("pk", flat=True)
-    ) if joined else set()
+    visible: set[int] = set()
+    if joined:
+        still = conversation_queryset(account_id=viewer.account_id).filter(visible_q(viewer), pk__in=joined)
+        visible = set(still.values_list("pk", flat=True))
     return membership, viewer, set(joined) - visible
 
 
