@@ -156,7 +156,7 @@ def test_first_message_appears_in_queue_moves_to_mine_and_the_reply_is_stored(ne
 
     row(queue_page, conversation_id).wait_for()
     assert "Corolla" in row(queue_page, conversation_id).inner_text()
-    assert queue_page.locator("#conv-empty").is_hidden()
+    queue_page.locator("#conv-empty").wait_for(state="hidden")
     queue_page.wait_for_function("document.title.startsWith('(1)')")
 
     conversation = off_loop(Conversation.objects.get, pk=conversation_id)
@@ -284,7 +284,7 @@ def test_canned_response_expands_and_private_note_stays_internal(new_page, live_
     screenshot(ana, "inbox-canned-menu")
     ana.keyboard.press("Tab")
     assert composer.input_value() == "Claro. El precio incluye IVA y transferencia."
-    assert menu.is_hidden()
+    menu.wait_for(state="hidden")  # hidden once the expansion is applied (not necessarily at once)
 
     with GroupListener(f"contact.{contact.pk}") as visitor_side:
         ana.locator(".composer__tab--note").click()
@@ -378,7 +378,7 @@ def test_phone_shows_one_pane_at_a_time(new_page, live_server_url, account, site
 
     row(phone, conversation.pk).click()
     phone.locator("#composer-input").wait_for()
-    assert phone.locator("#list-pane").is_hidden()
+    phone.locator("#list-pane").wait_for(state="hidden")
     phone.locator("#composer-input").fill("Sí, lo tenemos en blanco perla.")
     phone.locator(".composer__send").click()
     eventually(lambda: Message.objects.filter(conversation=conversation, sender_type="agent").exists(), message="the reply")
