@@ -19,6 +19,7 @@ from django.db import models
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from accounts import signals as account_signals
 from accounts.models import Account, AgentSession, Invitation, Membership, Site, User
 from accounts.services import user_sync_staff
 
@@ -265,9 +266,20 @@ class AccountAdmin(TenantAdminMixin, admin.ModelAdmin):
         if formset.model is Membership:
             for membership in [*formset.new_objects, *(obj for obj, _ in formset.changed_objects), *formset.deleted_objects]:
                 user_sync_staff(user=membership.user)
+            for membership, changed in formset.changed_objects:
+                _announce_access_change(membership, changed)
 
     def get_prepopulated_fields(self, request, obj=None):
         return self.prepopulated_fields if request.user.is_superuser else {}
+
+
+def _announce_access_change(membership: Membership, changed: list[str]) -> None:
+    """What the team services announce, for edits made here: a role change or
+    a removal reaches the member's open sockets (they re-read what they may see)."""
+    if "is_active" in changed and not membership.is_active:
+        account_signals.membership_removed.send(sender=Membership, membership=membership)
+    elif "role" in changed:
+        account_signals.membership_changed.send(sender=Membership, membership=membership, fields=["role"])
 
 
 @admin.register(Membership)
@@ -284,6 +296,8 @@ class MembershipAdmin(TenantAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         user_sync_staff(user=obj.user)
+        if change:
+            _announce_access_change(obj, form.changed_data)
 
     def delete_model(self, request, obj):
         user = obj.user

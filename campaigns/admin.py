@@ -3,6 +3,7 @@ from django.db.models import Count
 
 from accounts.admin import TenantAdminMixin
 from campaigns.models import Campaign
+from conversations.services import member_access_changed
 
 
 @admin.register(Campaign)
@@ -13,6 +14,13 @@ class CampaignAdmin(TenantAdminMixin, admin.ModelAdmin):
     list_select_related = ("account",)
     autocomplete_fields = ("account",)
     filter_horizontal = ("agents",)
+
+    def save_related(self, request, form, formsets, change):
+        before = set(form.instance.agents.values_list("pk", flat=True)) if change else set()
+        super().save_related(request, form, formsets, change)
+        after = set(form.instance.agents.values_list("pk", flat=True))
+        # As campaign_set_agents does: who joined or left sees other conversations now.
+        member_access_changed(membership_ids=before ^ after)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_agents=Count("agents", distinct=True))

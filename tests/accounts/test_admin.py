@@ -206,3 +206,33 @@ def test_agents_cannot_use_admin(client_for, agent):
     response = client_for(agent).get(_changelist(Site))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_a_role_change_in_the_admin_reaches_open_sockets(account, owner, agent, capture_events):
+    """Edits made here announce themselves as the team services do, so the
+    member's open agent sockets re-read what they may see."""
+    owner.user.is_staff = True
+    owner.user.save(update_fields=["is_staff"])
+    client = Client()
+    client.force_login(owner.user)
+    with capture_events() as events:
+        response = client.post(
+            _change(agent), {"account": account.pk, "user": agent.user.pk, "role": "supervisor", "capacity": 5,
+                             "is_active": "on", "availability": "online"}
+        )
+    assert response.status_code == 302
+    assert [e["groups"] for e in events.named("member.access_changed")] == [[f"member.{agent.pk}"]]
+
+
+@pytest.mark.django_db
+def test_campaign_agents_edited_in_the_admin_reach_open_sockets(tenant_admin, account, agent, agent2, capture_events):
+    campaign = factories.CampaignFactory(account=account, name="Sales")
+    campaign.agents.add(agent)
+    with capture_events() as events:
+        response = tenant_admin.post(
+            _change(campaign), {"account": account.pk, "name": "Sales", "active": "on", "agents": [agent2.pk],
+                                "closing_message": ""}
+        )
+    assert response.status_code == 302
+    assert [e["groups"] for e in events.named("member.access_changed")] == [[f"member.{agent.pk}", f"member.{agent2.pk}"]]
