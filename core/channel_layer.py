@@ -117,9 +117,8 @@ class Publisher:
 async def send_batch(layer: Any, batch: list[tuple[list[str], dict[str, Any], str]]) -> None:
     """One round trip where the layer can (``group_send_many``); otherwise a
     ``group_send`` per group (other layers, e.g. in-memory)."""
-    many = getattr(layer, "group_send_many", None) if isinstance(layer, CharlaChannelLayer) else None
-    if many is not None:
-        await many([(groups, message) for groups, message, _ in batch])
+    if isinstance(layer, CharlaChannelLayer):
+        await layer.group_send_many([(groups, message) for groups, message, _ in batch])
         return
     for groups, message, event in batch:
         for group in groups:

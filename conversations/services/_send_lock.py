@@ -1,4 +1,5 @@
-"""The locking read of a send, as one prepared statement.
+"""The two statements of a send: the locking read and the write, each built
+once and prepared on the connection.
 
 Every message locks its conversation row (ids then grow in commit order
 within a conversation) and needs, for its events, the contact, the assignee
@@ -10,8 +11,11 @@ built here once from the models' metadata, and rows become model instances
 through ``Model.from_db`` with each field's database converters applied,
 as the ORM does.
 
-Only :func:`lock_conversation` is public; the services decide what it means
-when nothing is found.
+The write (:func:`store_message`) inserts the message and saves the
+conversation's counters in one statement; a retried ``client_id`` writes
+nothing. :func:`lock_conversation` and :func:`store_message` are the
+module's interface; the services decide what "nothing found" and "already
+stored" mean.
 """
 
 from __future__ import annotations
