@@ -2,10 +2,9 @@
 
 Origins are checked inside each consumer: the inbox against ALLOWED_HOSTS,
 the widget against its site's domains (see ``conversations.ws_auth``). Only
-the inbox reads the session cookie.
+the inbox reads the session cookie, once at connect
+(``ws_auth.session_user``).
 """
-
-from channels.auth import AuthMiddlewareStack
 
 from django.urls import path
 
@@ -13,5 +12,5 @@ from .consumers import AgentConsumer, WidgetConsumer
 
 websocket_urlpatterns = [
     path("ws/widget/", WidgetConsumer.as_asgi()),
-    path("ws/agent/", AuthMiddlewareStack(AgentConsumer.as_asgi())),
+    path("ws/agent/", AgentConsumer.as_asgi()),
 ]

@@ -14,10 +14,13 @@ HTTP API too). Two rules from ARCHITECTURE §5:
 
 from __future__ import annotations
 
+from importlib import import_module
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
+from django.http.cookie import parse_cookie
 from django.http.request import validate_host
 
 from core.tenancy import SESSION_KEY, membership_for
@@ -97,11 +100,29 @@ def agent_authenticate(scope: dict[str, Any], *, token: str | None, account_slug
             return None
         session_account_id = None
     else:
-        user = scope.get("user")
-        session = scope.get("session")
+        user, session = session_user(scope)
         session_account_id = session.get(SESSION_KEY) if session is not None else None
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
     if account_slug:
         return membership_for(user, account_slug=account_slug[:60])
     return membership_for(user, account_id=session_account_id)
+
+
+def session_user(scope: dict[str, Any]) -> tuple[Any, Any]:
+    """The user and session of the handshake's session cookie, read once at
+    connect (``(None, None)`` without one). Runs in a worker thread.
+
+    In place of Channels' ``AuthMiddlewareStack``, whose session wrapper sat
+    on every frame the socket sends, to save a session a socket never
+    changes (docs/decisions.md)."""
+    from django.contrib.auth import get_user
+
+    raw = header(scope, b"cookie")
+    if not raw:
+        return None, None
+    session_key = parse_cookie(raw).get(settings.SESSION_COOKIE_NAME)
+    if not session_key:
+        return None, None
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return get_user(SimpleNamespace(session=session)), session

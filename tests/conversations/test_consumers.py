@@ -25,6 +25,7 @@ from tests.conversations.wsutil import (  # noqa: F401
     jwt_for,
     realtime_env,
     receive,
+    session_cookie,
     set_limits,
     widget_socket,
 )
@@ -340,6 +341,21 @@ async def test_agent_socket_refusals(agent, other_agent):
         comm = await connect(path)
         await expect_close(comm, 4401)
         await comm.disconnect()
+    # A forged session key, a garbled Cookie header, a session logged out.
+    cookie = await database_sync_to_async(session_cookie)(agent)
+    for bad in ("sessionid=forged", "sessionid", ";;=;=", ""):
+        comm = await connect("/ws/agent/", cookie=bad or None)
+        await expect_close(comm, 4401)
+        await comm.disconnect()
+    from importlib import import_module
+
+    from django.conf import settings
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore(cookie.split("=", 1)[1])
+    await database_sync_to_async(store.delete)()
+    comm = await connect("/ws/agent/", cookie=cookie)
+    await expect_close(comm, 4401)
+    await comm.disconnect()
 
 
 # --- isolation -------------------------------------------------------------------------------
