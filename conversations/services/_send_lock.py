@@ -20,6 +20,7 @@ stored" mean.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -51,8 +52,10 @@ class _Part:
     converters: tuple[tuple[int, tuple[Any, ...], Any], ...]  # (column index, converters, expression)
 
 
-@cache
-def _statement() -> tuple[str, tuple[_Part, ...]]:
+def _joined(*, outer: bool) -> tuple[list[str], str, tuple[_Part, ...]]:
+    """The columns of the conversation (``t0``) and of ``_RELATED``, the
+    joins from ``t0`` that reach them, and how to split a row into models.
+    ``outer``: every join is an outer one (``t0`` may be all null)."""
     quote = connection.ops.quote_name
     parts: list[_Part] = []
     columns: list[str] = []
@@ -68,7 +71,7 @@ def _statement() -> tuple[str, tuple[_Part, ...]]:
             models_by_path[path] = model
             parent_alias = next(p.alias for p in parts if p.path == parent)
             # Optional relations, and anything reached through one, are outer joins.
-            optional[path] = fk.null or optional[parent]
+            optional[path] = outer or fk.null or optional[parent]
             kind = "LEFT OUTER JOIN" if optional[path] else "INNER JOIN"
             joins.append(
                 f"{kind} {quote(model._meta.db_table)} {alias} "
@@ -85,8 +88,15 @@ def _statement() -> tuple[str, tuple[_Part, ...]]:
                 converters.append((len(columns) + offset, found, expression))
         parts.append(_Part(path, parent, relation, model, alias, len(columns), fields, tuple(converters)))
         columns += [f"{alias}.{quote(field.column)}" for field in fields]
+    return columns, " ".join(joins), tuple(parts)
+
+
+@cache
+def _statement() -> tuple[str, tuple[_Part, ...]]:
+    quote = connection.ops.quote_name
+    columns, joins, parts = _joined(outer=False)
     sql = (
-        f"SELECT {', '.join(columns)} FROM {quote(Conversation._meta.db_table)} t0 {' '.join(joins)} "
+        f"SELECT {', '.join(columns)} FROM {quote(Conversation._meta.db_table)} t0 {joins} "
         f"WHERE t0.{quote('id')} = %s AND t0.{quote('account_id')} = %s{{extra}} FOR UPDATE OF t0"
     )
     return sql, tuple(parts)
@@ -108,7 +118,11 @@ def lock_conversation(*, account_id: int, conversation_id: int, contact_id: int 
         row = cursor.fetchone()
     if row is None:
         return None
-    row = list(row)
+    return _models(list(row), parts)
+
+
+def _models(row: list[Any], parts: tuple[_Part, ...]) -> Conversation:
+    """The conversation of ``row`` (see ``_joined``), its relations cached."""
     for part in parts:
         for index, converters, expression in part.converters:
             value = row[index]
@@ -162,44 +176,192 @@ def _cursor():
         return connection._prepare_cursor(_PreparedCursor(connection.connection))
 
 
+# --- What a message does to its conversation ----------------------------------------
+
+
+def counters(sender_type: str, kind: str) -> tuple[tuple[str, str], ...]:
+    """The conversation's fields a message of ``sender_type`` and ``kind``
+    changes, each as SQL over the row's values before the update (``{now}``
+    is the message's ``created_at``, ``{preview}`` its list preview). The database applies
+    them to the locked row, so no send needs to have read the values first;
+    ``store_message``/``send_one`` return the results."""
+    from ..models import Message
+
+    Status = Conversation.Status
+    note = kind == Message.Kind.NOTE
+    sets = [("message_count", "message_count + 1"), ("last_message_at", "{now}"), ("updated_at", "{now}")]
+    if not note:
+        sets.append(("last_message_preview", "{preview}"))
+    if sender_type == Message.Sender.CONTACT:
+        sets += [
+            ("first_contact_message_at", "COALESCE(first_contact_message_at, {now})"),
+            ("last_contact_message_at", "{now}"),
+            ("unread_agent", "unread_agent + 1"),
+            ("awaiting_reply_since", "COALESCE(awaiting_reply_since, {now})"),
+            # A visitor's message wakes a snoozed conversation. (Every SET
+            # reads the row as it was: both lines see the old status.)
+            ("status", f"CASE WHEN status = '{Status.SNOOZED}' THEN CASE WHEN assignee_id IS NULL "
+                       f"THEN '{Status.QUEUED}' ELSE '{Status.ASSIGNED}' END ELSE status END"),
+            ("snoozed_until", f"CASE WHEN status = '{Status.SNOOZED}' THEN NULL ELSE snoozed_until END"),
+        ]
+    elif sender_type == Message.Sender.AGENT and not note:
+        sets += [
+            ("first_agent_response_at", "COALESCE(first_agent_response_at, {now})"),
+            ("last_agent_message_at", "{now}"),
+            ("unread_contact", "unread_contact + 1"),
+            ("awaiting_reply_since", "NULL"),
+            ("sla_warned_at", "NULL"),
+            ("sla_breached_at", "NULL"),
+        ]
+    elif sender_type == Message.Sender.BOT:
+        sets.append(("unread_contact", "unread_contact + 1"))
+    return tuple(sets)
+
+
+@dataclass(frozen=True)
+class _Write:
+    """A send's write as SQL: ``ins`` is ``ins AS (INSERT …)`` (for a
+    ``WITH``; a retried client_id inserts nothing, so no row), ``update``
+    the ``UPDATE … FROM ins`` of the counters, without its ``RETURNING``.
+    ``slots`` names the value of each placeholder in order: a message field,
+    ``"now"``, ``"preview"`` or ``"conversation"`` (the conversation's id)."""
+
+    ins: str
+    update: str
+    slots: tuple[Any, ...]
+
+
+_TOKEN = re.compile(r"\{(now|preview)\}")
+
+
 @cache
-def _store_statement(update_columns: tuple[str, ...]) -> tuple[str, tuple[models.Field, ...], tuple[models.Field, ...]]:
+def _write(sets: tuple[tuple[str, str], ...], rows_from: str = "") -> _Write:
+    """``rows_from``: insert one row per row of that relation (the locking
+    read of ``send_one``) instead of one unconditionally."""
     from ..models import Message
 
     quote = connection.ops.quote_name
     fields = tuple(f for f in Message._meta.concrete_fields if not f.primary_key)
-    updates = tuple(Conversation._meta.get_field(name) for name in update_columns)
-    conversation_table = quote(Conversation._meta.db_table)
-    sql = (
-        f"WITH ins AS (INSERT INTO {quote(Message._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
-        # The partial unique index ``message_unique_client_id``: a retried
-        # client_id inserts nothing, so nothing is updated or returned.
-        f"ON CONFLICT ({quote('conversation_id')}, {quote('client_id')}) WHERE {quote('client_id')} <> '' "
-        f"DO NOTHING RETURNING {quote(Message._meta.pk.column)}) "
-        f"UPDATE {conversation_table} SET {', '.join(f'{quote(f.column)} = %s' for f in updates)} FROM ins "
-        f"WHERE {conversation_table}.{quote(Conversation._meta.pk.column)} = %s "
-        f"RETURNING ins.{quote(Message._meta.pk.column)}"
+    table = quote(Conversation._meta.db_table)
+    slots: list[Any] = list(fields)
+    values = ", ".join(["%s"] * len(fields))
+    ins = (
+        f"ins AS (INSERT INTO {quote(Message._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        + (f"SELECT {values} FROM {rows_from} " if rows_from else f"VALUES ({values}) ")
+        # The partial unique index ``message_unique_client_id``.
+        + f"ON CONFLICT ({quote('conversation_id')}, {quote('client_id')}) WHERE {quote('client_id')} <> '' "
+        f"DO NOTHING RETURNING {quote(Message._meta.pk.column)})"
     )
-    return sql, fields, updates
+    assignments = []
+    for name, expression in sets:
+        pieces = _TOKEN.split(expression)  # text, token, text, token, …, text
+        slots += pieces[1::2]
+        sql = "".join(piece if i % 2 == 0 else "%s" for i, piece in enumerate(pieces))
+        assignments.append(f"{quote(Conversation._meta.get_field(name).column)} = {sql}")
+    slots.append("conversation")
+    update = (
+        f"UPDATE {table} SET {', '.join(assignments)} FROM ins "
+        f"WHERE {table}.{quote(Conversation._meta.pk.column)} = %s"
+    )
+    return _Write(ins, update, tuple(slots))
 
 
-def store_message(message: models.Model, conversation: Conversation, update_fields: list[str]) -> bool:
+def _params(write: _Write, message: models.Model, *, conversation_id: int, preview: str) -> list[Any]:
+    params = [
+        None if isinstance(slot, str) else slot.get_db_prep_save(slot.pre_save(message, True), connection)
+        for slot in write.slots
+    ]
+    # ``{now}`` is the message's time as stored (``pre_save`` above set it).
+    named = {"now": message.created_at, "preview": preview[:200], "conversation": conversation_id}
+    return [named[slot] if isinstance(slot, str) else param for slot, param in zip(write.slots, params, strict=True)]
+
+
+def _inserted(message: models.Model, pk: int) -> None:
+    message.pk = pk
+    message._state.adding = False
+    message._state.db = connection.alias
+
+
+def _convert(field: models.Field, value: Any) -> Any:
+    expression = field.get_col(Conversation._meta.db_table)
+    for converter in connection.ops.get_db_converters(expression) + expression.get_db_converters(connection):
+        value = converter(value, expression, connection)
+    return value
+
+
+def store_message(message: models.Model, conversation: Conversation, *, preview: str) -> bool:
     """Insert a new ``Message`` as ``save()`` would (defaults, ``auto_now``,
-    each field's database preparation) and save ``update_fields`` of its
-    (locked) conversation, in one prepared statement with no savepoint;
-    ``False``, and nothing written, when the message's ``client_id`` is
-    already stored in its conversation."""
-    sql, fields, updates = _store_statement(tuple(sorted(set(update_fields))))
-    params = [field.get_db_prep_save(field.pre_save(message, True), connection) for field in fields]
-    params += [field.get_db_prep_save(field.pre_save(conversation, False), connection) for field in updates]
-    params.append(conversation.pk)
+    each field's database preparation) and apply its ``counters`` to its
+    conversation (locked by the caller), in one prepared statement with no
+    savepoint; ``conversation`` then holds the new values. ``False``, and
+    nothing written, when the message's ``client_id`` is already stored in
+    its conversation."""
+    sets = counters(message.sender_type, message.kind)
+    write = _write(sets)
+    fields = [Conversation._meta.get_field(name) for name, _ in sets]
+    quote = connection.ops.quote_name
+    table = quote(Conversation._meta.db_table)
+    returning = ", ".join([f"ins.{quote('id')}", *(f"{table}.{quote(f.column)}" for f in fields)])
+    with _cursor() as cursor:
+        cursor.execute(
+            f"WITH {write.ins} {write.update} RETURNING {returning}",
+            _params(write, message, conversation_id=conversation.pk, preview=preview),
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    _inserted(message, row[0])
+    for field, value in zip(fields, row[1:], strict=True):
+        setattr(conversation, field.attname, _convert(field, value))
+    return True
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What :func:`send_one` did. ``conversation`` is None when there is no
+    open conversation of that id, account and contact (nothing written);
+    ``created`` is False for a retried ``client_id`` (nothing written, and
+    ``conversation`` as it was, without its relations)."""
+
+    conversation: Conversation | None
+    created: bool = False
+    status_before: str = ""
+
+
+@cache
+def _one_statement(sets: tuple[tuple[str, str], ...]) -> tuple[str, _Write, tuple[_Part, ...], int]:
+    quote = connection.ops.quote_name
+    table = quote(Conversation._meta.db_table)
+    pk, status = quote(Conversation._meta.pk.column), quote("status")
+    write = _write(sets, rows_from="c")
+    columns, joins, parts = _joined(outer=True)
+    sql = (
+        f"WITH c AS (SELECT {pk}, {status} FROM {table} WHERE {pk} = %s AND {quote('account_id')} = %s "
+        f"AND {quote('contact_id')} = %s AND {status} <> '{Conversation.Status.CLOSED}' FOR UPDATE), "
+        f"{write.ins}, upd AS ({write.update} RETURNING {table}.*) "
+        f"SELECT {', '.join(columns)}, c.{status}, (SELECT {pk} FROM ins) "
+        f"FROM c LEFT JOIN upd t0 ON TRUE {joins}"
+    )
+    return sql, write, parts, len(columns)
+
+
+def send_one(message: models.Model, *, account_id: int, contact_id: int, preview: str) -> Sent:
+    """A contact's message into its open conversation in one statement, no
+    transaction: the conversation row is locked (``FOR UPDATE``, so ids grow
+    in commit order), the message inserted and the ``counters`` applied,
+    then the conversation is read back with what its events show (as
+    :func:`lock_conversation` loads it)."""
+    sql, write, parts, width = _one_statement(counters(message.sender_type, message.kind))
+    params = [message.conversation_id, account_id, contact_id]
+    params += _params(write, message, conversation_id=message.conversation_id, preview=preview)
     with _cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
-        return False
-    message.pk = row[0]
-    message._state.adding = False
-    message._state.db = connection.alias
-    return True
+        return Sent(None)
+    status_before, message_id = row[width], row[width + 1]
+    if message_id is None:
+        return Sent(Conversation(pk=message.conversation_id, account_id=account_id, status=status_before),
+                    status_before=status_before)
+    _inserted(message, message_id)
+    return Sent(_models(list(row[:width]), parts), created=True, status_before=status_before)

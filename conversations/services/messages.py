@@ -24,7 +24,7 @@ from core.metrics import messages_total
 from .. import events, signals
 from ..models import Attachment, Contact, Conversation, Message
 from ..selectors import Viewer, viewer_for
-from ._send_lock import lock_conversation, store_message
+from ._send_lock import lock_conversation, send_one, store_message
 from .contacts import contact_pending_context
 from .conversations import conversation_assign, conversation_start
 
@@ -163,6 +163,10 @@ def _lock_for_send(
     conversation = lock_conversation(account_id=account_id, conversation_id=conversation_id, contact_id=contact_id)
     if conversation is None:
         return None
+    return _reusing(conversation, reuse)
+
+
+def _reusing(conversation: Conversation, reuse: Iterable[Any]) -> Conversation:
     for source in reuse:
         if source is None:
             continue
@@ -185,40 +189,6 @@ def _with_attachments(message: Message, attachments: list[Attachment]) -> Messag
     prefetched._prefetch_done = True
     message._prefetched_objects_cache = {"attachments": prefetched}
     return message
-
-
-def _apply_counters(conversation: Conversation, message: Message, now, *, preview: str) -> list[str]:
-    fields = ["message_count", "last_message_at", "updated_at"]
-    conversation.message_count += 1
-    conversation.last_message_at = now
-    if message.kind != Message.Kind.NOTE:
-        conversation.last_message_preview = (preview or f"[{message.kind}]")[:200]
-        fields.append("last_message_preview")
-    if message.sender_type == Message.Sender.CONTACT:
-        conversation.first_contact_message_at = conversation.first_contact_message_at or now
-        conversation.last_contact_message_at = now
-        conversation.unread_agent += 1
-        conversation.awaiting_reply_since = conversation.awaiting_reply_since or now
-        fields += ["first_contact_message_at", "last_contact_message_at", "unread_agent", "awaiting_reply_since"]
-        if conversation.status == Conversation.Status.SNOOZED:
-            conversation.status = Conversation.Status.ASSIGNED if conversation.assignee_id else Conversation.Status.QUEUED
-            conversation.snoozed_until = None
-            fields += ["status", "snoozed_until"]
-    elif message.sender_type == Message.Sender.AGENT and message.kind != Message.Kind.NOTE:
-        conversation.first_agent_response_at = conversation.first_agent_response_at or now
-        conversation.last_agent_message_at = now
-        conversation.unread_contact += 1
-        conversation.awaiting_reply_since = None
-        conversation.sla_warned_at = None
-        conversation.sla_breached_at = None
-        fields += [
-            "first_agent_response_at", "last_agent_message_at", "unread_contact",
-            "awaiting_reply_since", "sla_warned_at", "sla_breached_at",
-        ]
-    elif message.sender_type == Message.Sender.BOT:
-        conversation.unread_contact += 1
-        fields.append("unread_contact")
-    return fields
 
 
 def message_send(
@@ -279,14 +249,7 @@ def _send_locked(
     client_id = _clean_client_id(client_id)
     if private:
         kind = Message.Kind.NOTE
-    if sender_type not in ALLOWED_KINDS:
-        raise ValidationError(_("Unknown sender."), field="sender")
-    if kind not in Message.Kind.values:
-        raise ValidationError(_("Unknown message kind."), field="kind")
-    if kind not in ALLOWED_KINDS[sender_type]:
-        raise PermissionDenied(_("This sender cannot send %(kind)s messages.") % {"kind": kind}, code="forbidden")
-    content = _clean_content(content)
-    payload = _clean_payload(kind, payload)
+    kind, content, payload = _clean(sender_type, kind, content, payload)
 
     if conversation.status == Conversation.Status.CLOSED and sender_type != Message.Sender.SYSTEM:
         existing = _existing(conversation.pk, client_id)  # a retry of a send made before the close
@@ -304,7 +267,37 @@ def _send_locked(
         raise ValidationError(_("A message cannot be empty."), field="content", code="empty")
 
     now = timezone.now()
-    message = Message(
+    message = _new_message(
+        conversation, sender_type=sender_type, membership=membership, kind=kind, content=content, payload=payload,
+        client_id=client_id, external_id=external_id, status=status, now=now,
+    )
+    before = events.audience_of(conversation)
+    preview = content or ", ".join(a.name for a in attachments) or f"[{kind}]"
+    if not store_message(message, conversation, preview=preview):
+        # The same client_id again: the unique index caught the retry.
+        return SendResult(_existing(conversation.pk, client_id), False)
+    if attachments:
+        Attachment.objects.filter(pk__in=[a.pk for a in attachments]).update(message=message)
+        for attachment in attachments:
+            attachment.message = message
+    return _stored(message, conversation, attachments, before=before)
+
+
+def _clean(sender_type: str, kind: str, content: Any, payload: Any) -> tuple[str, str, dict]:
+    """A message's kind (allowed for its sender), content and payload, checked."""
+    if sender_type not in ALLOWED_KINDS:
+        raise ValidationError(_("Unknown sender."), field="sender")
+    if kind not in Message.Kind.values:
+        raise ValidationError(_("Unknown message kind."), field="kind")
+    if kind not in ALLOWED_KINDS[sender_type]:
+        raise PermissionDenied(_("This sender cannot send %(kind)s messages.") % {"kind": kind}, code="forbidden")
+    return kind, _clean_content(content), _clean_payload(kind, payload)
+
+
+def _new_message(conversation: Conversation, *, sender_type: str, membership: Membership | None, kind: str,
+                 content: str, payload: dict, client_id: str, external_id: str = "",
+                 status: str = Message.Status.SENT, now) -> Message:
+    return Message(
         account_id=conversation.account_id,
         conversation=conversation,
         sender_type=sender_type,
@@ -317,25 +310,49 @@ def _send_locked(
         status=status,
         sent_at=now if status == Message.Status.SENT else None,
     )
-    before = events.audience_of(conversation)
-    fields = _apply_counters(conversation, message, now, preview=content or ", ".join(a.name for a in attachments))
-    if not store_message(message, conversation, fields):  # the same client_id again: the unique index caught the retry
-        return SendResult(_existing(conversation.pk, client_id), False)
-    if attachments:
-        Attachment.objects.filter(pk__in=[a.pk for a in attachments]).update(message=message)
-        for attachment in attachments:
-            attachment.message = message
-    _with_attachments(message, attachments)
 
+
+def _stored(message: Message, conversation: Conversation, attachments: list[Attachment], *,
+            before: dict[str, Any]) -> SendResult:
+    """A new message is stored and ``conversation`` holds its new counters:
+    its events, after commit (``before``: ``events.audience_of`` the
+    conversation before the send)."""
+    message.conversation = conversation
+    _with_attachments(message, attachments)
     events.publish_message(message)
-    if kind != Message.Kind.NOTE:
+    if message.kind != Message.Kind.NOTE:
         # A visitor's own message changes nothing their tabs show of the
         # conversation (their unread count is of the other side's messages)
         # unless it woke a snoozed one: no update for them then.
-        visitor_sees_change = sender_type != Message.Sender.CONTACT or conversation.status != before["status"]
+        visitor_sees_change = message.sender_type != Message.Sender.CONTACT or conversation.status != before["status"]
         events.publish_conversation(conversation, to_contact=visitor_sees_change, before=before)
     _after_commit(message, conversation)
     return SendResult(message, True)
+
+
+def _contact_send_in_one(contact: Contact, *, conversation_id: int, client_id: str, content: Any, kind: str,
+                         payload: Any) -> SendResult | None:
+    """The usual visitor message — text or another kind without attachments,
+    into their open conversation — as one statement, without a transaction
+    (``_send_lock.send_one``). ``None`` when it does not apply (no such open
+    conversation of theirs): the caller takes the general path, which knows
+    what to do then."""
+    kind, content, payload = _clean(Message.Sender.CONTACT, kind, content, payload)
+    if not content and kind == Message.Kind.TEXT:
+        raise ValidationError(_("A message cannot be empty."), field="content", code="empty")
+    now = timezone.now()
+    message = Message(
+        account_id=contact.account_id, conversation_id=conversation_id, sender_type=Message.Sender.CONTACT,
+        kind=kind, content=content, payload=payload, client_id=client_id, status=Message.Status.SENT, sent_at=now,
+    )
+    sent = send_one(message, account_id=contact.account_id, contact_id=contact.pk, preview=content or f"[{kind}]")
+    if sent.conversation is None:
+        return None
+    if not sent.created:
+        return SendResult(_existing(conversation_id, client_id), False)
+    conversation = _reusing(sent.conversation, (contact,))
+    before = {**events.audience_of(conversation), "status": sent.status_before}
+    return _stored(message, conversation, [], before=before)
 
 
 def _offline_email_possible(message: Message, conversation: Conversation) -> bool:
@@ -387,13 +404,21 @@ def contact_message_send(
         "sender_type": Message.Sender.CONTACT, "membership": None, "content": content, "kind": kind,
         "payload": payload, "client_id": client_id, "attachment_ids": attachment_ids,
     }
+    if conversation_id is not None:
+        try:
+            conversation_id = int(conversation_id)
+        except (TypeError, ValueError):
+            raise NotFound(_("No such conversation.")) from None
+        if not attachment_ids:
+            # The usual case (an open chat): one statement.
+            result = _contact_send_in_one(
+                contact, conversation_id=conversation_id, client_id=client_id, content=content, kind=kind,
+                payload=payload,
+            )
+            if result is not None:
+                return result
     with transaction.atomic():
         if conversation_id is not None:
-            # The usual case (an open chat): one locking statement, scoped to the visitor.
-            try:
-                conversation_id = int(conversation_id)
-            except (TypeError, ValueError):
-                raise NotFound(_("No such conversation.")) from None
             conversation = _lock_for_send(
                 account_id=contact.account_id, conversation_id=conversation_id, contact_id=contact.pk, reuse=(contact,)
             )
@@ -401,29 +426,28 @@ def contact_message_send(
                 raise NotFound(_("No such conversation."))
             if conversation.status != Conversation.Status.CLOSED:
                 return _send_locked(conversation=conversation, **send)
-            existing = _existing(conversation.pk, client_id)  # a retry of a send made before the close
-            if existing is not None:
-                return SendResult(existing, False)
-            # Writing into a closed chat starts a new one, as Intercom does.
-            conversation = conversation_start(contact=contact, context=conversation.context or None)
-        else:
-            Contact.objects.select_for_update().filter(pk=contact.pk).first()
-            if client_id:
-                twin = (
-                    Message.objects.filter(
-                        account_id=contact.account_id, conversation__contact=contact, client_id=client_id
-                    ).select_related("conversation").first()
-                )
-                if twin is not None:
-                    return SendResult(_existing(twin.conversation_id, client_id), False)
-            conversation = (
-                Conversation.objects.filter(account_id=contact.account_id, contact=contact)
-                .exclude(status=Conversation.Status.CLOSED)
-                .order_by("-created_at")
+            # Writing into a closed chat goes on in the visitor's open one,
+            # or starts a new one, as Intercom does.
+            context = conversation.context or None
+        # One send at a time per visitor from here, so a retry finds the
+        # twin its first attempt stored, in whichever conversation.
+        Contact.objects.select_for_update().filter(pk=contact.pk).first()
+        if client_id:
+            twin = (
+                Message.objects.filter(account_id=contact.account_id, conversation__contact=contact, client_id=client_id)
+                .values_list("conversation_id", flat=True)
                 .first()
             )
-            if conversation is None:
-                conversation = conversation_start(contact=contact, context=context or contact_pending_context(contact))
+            if twin is not None:
+                return SendResult(_existing(twin, client_id), False)
+        conversation = (
+            Conversation.objects.filter(account_id=contact.account_id, contact=contact)
+            .exclude(status=Conversation.Status.CLOSED)
+            .order_by("-created_at")
+            .first()
+        )
+        if conversation is None:
+            conversation = conversation_start(contact=contact, context=context or contact_pending_context(contact))
         return message_send(conversation=conversation, **send)
 
 

@@ -1,9 +1,12 @@
 """The statements of one message on the socket path, pinned (the real-time
-bench measures their cost: docs/performance.md). A send is: BEGIN, the
-locking read of the conversation joined to what its events show, one
-statement that inserts (``ON CONFLICT DO NOTHING`` on the client_id index: no
-savepoint) and updates the counters, COMMIT — no duplicate lookup before the
-insert, no attachment lists, no second read of the conversation."""
+bench measures their cost: docs/performance.md).
+
+A visitor's message into their open chat is one statement, no transaction:
+lock the conversation, insert (``ON CONFLICT DO NOTHING`` on the client_id
+index), apply the counters and read the conversation back with what its
+events show. Any other send is BEGIN, the locking read, one statement that
+inserts and updates the counters, COMMIT. Neither looks up duplicates before
+the insert, lists attachments or reads the conversation a second time."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from core import presence
 pytestmark = pytest.mark.django_db
 
 SEND_STATEMENTS = 4  # BEGIN, SELECT … FOR UPDATE, WITH ins AS (INSERT … ON CONFLICT) UPDATE, COMMIT
+VISITOR_STATEMENTS = 1  # WITH c AS (SELECT … FOR UPDATE), ins AS (INSERT … ON CONFLICT), upd AS (UPDATE) SELECT
 
 
 @pytest.fixture
@@ -33,14 +37,14 @@ def online_agent(agent, conversation):
 def test_visitor_message_statements(contact, conversation, online_agent, django_assert_num_queries, capture_events):
     socket_contact = services.visitor_token_read(services.visitor_token_make(contact))  # as the socket holds it
     widget_socket_send(socket_contact, conversation_id=conversation.pk, client_id="warm", content="hola")
-    with capture_events() as events, django_assert_num_queries(SEND_STATEMENTS):
+    with capture_events() as events, django_assert_num_queries(VISITOR_STATEMENTS):
         frame = widget_socket_send(socket_contact, conversation_id=conversation.pk, client_id="v-2", content="¿hay stock?")
     assert frame["type"] == "message.ack" and frame["data"]["duplicate"] is False
     assert len(events.named("message.created")) == 2  # agents, visitor tabs
     # A retry of the same client_id: the insert meets the unique index and
     # stores nothing, so nothing is updated; the stored message and its
     # attachments are read for the ack (two reads). No second row.
-    with django_assert_num_queries(SEND_STATEMENTS + 2):
+    with django_assert_num_queries(VISITOR_STATEMENTS + 2):
         again = widget_socket_send(socket_contact, conversation_id=conversation.pk, client_id="v-2", content="¿hay stock?")
     assert again["data"]["duplicate"] is True
     assert Message.objects.filter(conversation=conversation, client_id="v-2").count() == 1
