@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.template.loader import render_to_string
-
 from core import realtime
 
+from . import html
 from .models import Attachment, Conversation, Message
 
 
@@ -154,11 +153,11 @@ def conversation_meta(conversation: Conversation) -> dict[str, Any]:
 # --- HTML fragments for the inbox (rendered once per event) -----------------
 
 def render_message_html(message: Message) -> str:
-    return render_to_string("conversations/live/message.html", {"message": message})
+    return html.message_bubble(message)
 
 
 def render_conversation_row_html(conversation: Conversation) -> str:
-    return render_to_string("conversations/live/conversation_row.html", {"conversation": conversation})
+    return html.conversation_row(conversation)
 
 
 # --- Fan-out ------------------------------------------------------------------

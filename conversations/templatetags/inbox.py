@@ -79,6 +79,22 @@ def _icon(name: str, css: str, label: str):
     )
 
 
+@register.simple_tag
+def conversation_row(conversation, active_id=None):
+    """``{% conversation_row conversation active_id %}``: a list row (``conversations.html``)."""
+    from ..html import conversation_row as render
+
+    return render(conversation, active_id)
+
+
+@register.simple_tag
+def message_bubble(message):
+    """``{% message_bubble message %}``: a message in a thread (``conversations.html``)."""
+    from ..html import message_bubble as render
+
+    return render(message)
+
+
 @register.filter
 def channel_icon(channel: str) -> str:
     return CHANNEL_ICONS.get(channel, "message")

@@ -12,9 +12,9 @@ expires unused (``FRAGMENT_TTL``). A fingerprint cannot go stale the way an
 ``updated_at`` stamp can (several services update counters and presence with
 ``QuerySet.update()``, which leaves ``updated_at`` alone).
 
-The fingerprint functions mirror ``conversations/live/conversation_row.html``
-and ``conversations/live/message.html``: **a field added to either template
-must be added to its fingerprint** (``tests/conversations/test_inbox_fragments.py``
+The fingerprint functions mirror ``conversations.html`` (what the templates
+``conversations/live/conversation_row.html`` and ``…/message.html`` draw):
+**a field added to either fragment must be added to its fingerprint** (``tests/conversations/test_inbox_fragments.py``
 checks each shown field changes the key, and cached and fresh HTML match).
 
 One ``get_many`` per page (a single Redis ``MGET``), one ``set_many`` for the
@@ -107,17 +107,19 @@ def message_fingerprint(message: Message) -> tuple:
 
 
 def _source_digest() -> str:
-    """The templates, the template tags they load and the translation catalogs:
+    """The templates, the code that draws them (``conversations.html``, the
+    template tags) and the translation catalogs:
     a deploy that changes how a fragment looks starts a fresh set of keys."""
     from accounts.templatetags import charla_ui
 
+    from .. import html
     from ..templatetags import inbox
 
     digest = hashlib.blake2b(digest_size=8)
     digest.update(django.get_version().encode())
     for name in (ROW_TEMPLATE, MESSAGE_TEMPLATE):
         digest.update(get_template(name).template.source.encode())
-    for module in (inbox, charla_ui):
+    for module in (html, inbox, charla_ui):
         digest.update(Path(module.__file__).read_bytes())
     for folder in settings.LOCALE_PATHS:
         for catalog in sorted(Path(folder).glob("*/LC_MESSAGES/*.mo")):

@@ -386,3 +386,32 @@ def test_search_pages_through_a_long_list(searchable, supervisor, htmx_client_fo
     qs = selectors.conversation_list(membership=supervisor, view="open")
     assert seen == list(search_filter(qs, account_id=searchable.pk, term="question").values_list("pk", flat=True))
     assert len(seen) == 12
+
+
+def test_fragments_escape_what_people_typed(account, agent):
+    """The fragments are built in Python (``conversations.html``): every
+    typed value is escaped as the template language would."""
+    from conversations import html
+
+    contact = factories.ContactFactory(account=account, name='<b>"Eve"</b> & co')
+    agent.user.name = "<i>Ana</i>"
+    agent.user.save()
+    conversation = factories.ConversationFactory(
+        account=account, contact=contact, assignee=agent, status=Conversation.Status.ASSIGNED,
+        last_message_preview="<script>alert(1)</script>", priority=2,
+    )
+    make = factories.MessageFactory
+    make(account=account, conversation=conversation, content="<script>x</script> see https://a.test/?a=1&b=2\nbye")
+    make(account=account, conversation=conversation, sender_type=Message.Sender.BOT, kind=Message.Kind.CARD, content="",
+         payload={"title": "<b>t</b>", "url": 'https://x.test/"onmouseover', "price": "<1>"})
+    make(account=account, conversation=conversation, sender_type=Message.Sender.BOT, kind=Message.Kind.QUICK_REPLIES,
+         content="q", payload={"options": [{"label": "<x>"}]})
+    thread = message_thread(conversation=selectors.conversation_get(account_id=account.pk, conversation_id=conversation.pk), limit=10)
+    out = "".join(html.message_bubble(m) for m in thread) + html.conversation_row(
+        conversation_rows(account_id=account.pk, ids=[conversation.pk])[0]
+    )
+    for raw in ("<script>", "<b>", "<i>", "<x>", "<1>", '"onmouseover', '"Eve"'):
+        assert raw not in out
+    assert "&lt;script&gt;x&lt;/script&gt;" in out and "<br>bye" in out
+    assert '<a href="https://a.test/?a=1&amp;b=2" rel="nofollow">' in out  # urlize, as before
+    assert "&lt;b&gt;&quot;Eve&quot;&lt;/b&gt; &amp; co" in out and "&lt;i&gt;Ana&lt;/i&gt;" in out

@@ -1,0 +1,247 @@
+"""The inbox's two live fragments — a conversation's list row and a message
+bubble — rendered in Python.
+
+Each message sent renders both, once, for the agents' frames
+(``conversations.events``), and the inbox pages render the same functions
+through ``{% conversation_row %}`` and ``{% message_bubble %}`` (the
+templates ``conversations/live/*.html`` hold only that tag), so live
+updates and page loads show the same markup. In Django's template language
+the two took 14 % of a message's server CPU on the real-time bench; here
+they are plain string building (docs/decisions.md, "The live fragments are
+rendered in Python").
+
+Everything shown is escaped (``conditional_escape``) unless it is already
+safe markup (icons, ``row_data``/``message_data``); text filters are
+Django's own (``urlize``, ``linebreaksbr``, ``floatformat``,
+``filesizeformat``); times are shown in the current time zone as the
+templates showed them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.template.defaultfilters import filesizeformat, floatformat, linebreaksbr, urlize
+from django.utils.html import conditional_escape as esc
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.timezone import template_localtime
+from django.utils.translation import gettext as _
+
+from .templatetags.inbox import (
+    _icon,
+    channel_icon,
+    colour,
+    conversation_url,
+    hm,
+    initials,
+    iso,
+    label,
+    message_data,
+    row_data,
+    sender_name,
+)
+
+
+def _hm(value: Any) -> str:
+    return hm(template_localtime(value)) if value else ""
+
+
+def _s(value: Any) -> str:
+    """A value as the templates printed it (``None`` as "None", numbers with
+    ``localize off``), escaped."""
+    return esc(value)
+
+
+# --- A conversation's row in the list ------------------------------------------------
+
+def conversation_row(conversation: Any, active_id: Any = None) -> SafeString:
+    c = conversation
+    contact = c.contact
+    assignee = c.assignee
+    url = esc(conversation_url(c.pk))
+    contact_id = _s(contact.pk)
+    name = contact.display_name
+    current = ' aria-current="true"' if active_id and c.pk == active_id else ""
+    parts = [
+        f'<a class="conv-row{" is-unread" if c.unread_agent else ""}" id="conv-row-{_s(c.pk)}" href="{url}" '
+        f'hx-get="{url}" {row_data(c)}{current}>\n'
+        f'  <span class="conv-row__avatar avatar" style="--avatar-bg: {esc(colour(contact.pk))}">'
+        f'{esc(initials(name) or "#")}<span class="presence-dot" data-contact-online="{contact_id}" '
+        f'data-online="{"true" if contact.is_online else "false"}"></span></span>\n'
+        '  <span class="conv-row__body">\n'
+        '    <span class="conv-row__top">\n'
+        f'      <span class="conv-row__name">{esc(name)}</span>\n'
+        f'      <time class="conv-row__time" datetime="{iso(c.last_message_at)}" data-relative>'
+        f'{_hm(c.last_message_at)}</time>\n'
+        '    </span>\n'
+        f'    <span class="conv-row__preview" data-preview>{esc(c.last_message_preview or "…")}</span>\n'
+        '    <span class="conv-row__meta">\n'
+        f'      <span class="conv-row__channel" title="{esc(label(c, "channel"))}">'
+        f'{_icon(channel_icon(c.channel), "icon--xs", "")}</span>\n      ',
+    ]
+    if c.priority >= 2:
+        priority = _s(c.priority)
+        parts.append(
+            f'<span class="pill pill--priority-{priority}" data-i18n="priority_{priority}">'
+            f'{esc(label(c, "priority"))}</span>'
+        )
+    parts.append("\n      ")
+    if c.status == "snoozed":
+        parts.append(
+            f'<span class="pill pill--snoozed">{_icon("moon", "icon--xs", "")}<span data-i18n="status_snoozed">'
+            f'{esc(label(c, "status"))}</span></span>'
+        )
+    elif c.status == "bot":
+        parts.append(
+            f'<span class="pill">{_icon("bot", "icon--xs", "")}<span data-i18n="status_bot">'
+            f'{esc(label(c, "status"))}</span></span>'
+        )
+    parts.append("\n      ")
+    if c.campaign_id:
+        parts.append(f'<span class="pill pill--campaign truncate">{esc(c.campaign.name)}</span>')
+    parts.append(
+        "\n"
+        f'      <span class="conv-row__sla" data-sla hidden>{_icon("clock", "icon--xs", "")}'
+        '<span data-sla-text></span></span>\n'
+        '      <span class="conv-row__spacer"></span>\n      '
+    )
+    if assignee:
+        user = assignee.user
+        shown = esc(user.display_name)
+        parts.append(
+            f'<span class="conv-row__assignee" title="{shown}" data-assignee-name="{shown}">'
+            f'<span class="avatar avatar--xxs" style="--avatar-bg: {esc(colour(user.email))}">'
+            f'{esc(initials(user.display_name))}</span></span>'
+        )
+    parts.append(
+        "\n"
+        f'      <span class="conv-row__unread" data-unread-badge{"" if c.unread_agent else " hidden"}>'
+        f'{_s(c.unread_agent)}</span>\n'
+        '    </span>\n'
+        '  </span>\n'
+        '</a>\n'
+    )
+    return mark_safe("".join(parts))
+
+
+# --- A message in a thread -----------------------------------------------------------
+
+def message_bubble(message: Any) -> SafeString:
+    m = message
+    payload = m.payload if isinstance(m.payload, dict) else {}
+    if m.kind == "system" and payload.get("event") != "closing":
+        created = iso(m.created_at)
+        lock = _icon("lock", "icon--xs", "") if payload.get("internal") else ""
+        return mark_safe(
+            f'<div class="msg msg--system" id="msg-{_s(m.pk)}" data-message-id="{_s(m.pk)}" data-sender="system" '
+            f'data-kind="system" data-created-at="{created}"><div class="msg-system">{lock}'
+            f'<span class="msg-system__text">{esc(m.content)}</span><time class="msg-system__time" '
+            f'datetime="{created}" data-time>{_hm(m.created_at)}</time></div></div>\n'
+        )
+    sender = m.sender_type
+    name = sender_name(m)
+    note = m.kind == "note"
+    modifier = " msg--note" if note else (" msg--auto" if sender == "system" else "")
+    parts = [f'<div class="msg msg--{esc(sender)}{modifier}" id="msg-{_s(m.pk)}" {message_data(m)}>\n  ']
+    if sender in ("bot", "system"):
+        icon = _icon("bot" if sender == "bot" else "zap", "icon--sm", "")
+        parts.append(f'<span class="msg__avatar avatar avatar--sm avatar--bot">{icon}</span>')
+    elif sender == "agent":
+        membership = m.sender_membership
+        email = membership.user.email if membership is not None else ""
+        parts.append(
+            f'<span class="msg__avatar avatar avatar--sm" style="--avatar-bg: {esc(colour(email))}">'
+            f'{esc(initials(name))}</span>'
+        )
+    else:
+        parts.append(
+            f'<span class="msg__avatar avatar avatar--sm" style="--avatar-bg: '
+            f'{esc(colour(m.conversation.contact_id))}">{esc(initials(name) or "#")}</span>'
+        )
+    author = f'<span data-i18n="auto_message">{esc(_("Automatic message"))}</span>' if sender == "system" else esc(name)
+    parts.append(
+        '\n  <div class="msg__main">\n'
+        f'    <div class="msg__meta"><span class="msg__author">{author}</span>'
+    )
+    if note:
+        parts.append(
+            f'<span class="msg__note-label">{_icon("lock", "icon--xs", "")}'
+            f'<span data-i18n="note">{esc(_("Private note"))}</span></span>'
+        )
+    parts.append(
+        f'<time class="msg__time" datetime="{iso(m.created_at)}" data-time>{_hm(m.created_at)}</time></div>\n'
+        '    <div class="msg__bubble">\n      '
+    )
+    if m.content:
+        parts.append(f'<div class="msg__text">{linebreaksbr(urlize(m.content, autoescape=True), autoescape=True)}</div>')
+    parts.append("\n      ")
+    if m.kind == "card" and payload.get("title"):
+        parts.append(_card(payload))
+    parts.append("\n      ")
+    if m.kind == "location":
+        parts.append(_location(payload))
+    parts.append("\n      ")
+    attachments = list(m.attachments.all())
+    if attachments:
+        parts.append('<div class="msg__attachments">')
+        parts += [_attachment(a) for a in attachments]
+        parts.append("</div>")
+    parts.append("\n    </div>\n    ")
+    options = payload.get("options")
+    if m.kind == "quick_replies" and options:
+        chips = "".join(f'<span class="chip">{esc(_item(option, "label"))}</span>' for option in options)
+        parts.append(f'<div class="msg__options">{chips}</div>')
+    parts.append("\n    ")
+    if (sender == "agent" and not note) or sender in ("bot", "system"):
+        parts.append(
+            f'<span class="msg__ticks" data-ticks data-status="{esc(m.status)}">{_icon("ticks", "icon--xs", "")}</span>'
+        )
+    parts.append("\n  </div>\n</div>\n")
+    return mark_safe("".join(parts))
+
+
+def _item(mapping: Any, key: str) -> Any:
+    """``{{ mapping.key }}``: the value, or "" when there is none."""
+    try:
+        return mapping[key]
+    except (KeyError, TypeError, IndexError):
+        return ""
+
+
+def _card(payload: dict) -> str:
+    image = payload.get("image_url")
+    price = payload.get("price")
+    return (
+        f'<a class="msg-card" href="{esc(payload.get("url") or "#")}" target="_blank" rel="noopener noreferrer">'
+        + (f'<img class="msg-card__image" src="{esc(image)}" alt="" loading="lazy">' if image else "")
+        + f'<span class="msg-card__body"><span class="msg-card__title">{esc(payload["title"])}</span>'
+        + (f'<span class="msg-card__price">{esc(price)}</span>' if price else "")
+        + "</span></a>"
+    )
+
+
+def _location(payload: dict) -> str:
+    lat, lng = esc(_item(payload, "lat")), esc(_item(payload, "lng"))
+    return (
+        f'<a class="msg-location" href="https://www.openstreetmap.org/?mlat={lat}&amp;mlon={lng}#map=16/{lat}/{lng}" '
+        f'target="_blank" rel="noopener noreferrer">{_icon("map-pin", "icon--sm", "")}'
+        f'{esc(payload.get("name") or "")} {esc(floatformat(_item(payload, "lat"), 5))}, '
+        f'{esc(floatformat(_item(payload, "lng"), 5))}</a>'
+    )
+
+
+def _attachment(attachment: Any) -> str:
+    url = esc(attachment.file.url)
+    name = esc(attachment.name)
+    if attachment.is_image:
+        src = esc(attachment.thumbnail.url) if attachment.thumbnail else url
+        return (
+            f'<a class="attachment attachment--image" href="{url}" target="_blank" rel="noopener">'
+            f'<img src="{src}" alt="{name}" loading="lazy"></a>'
+        )
+    return (
+        f'<a class="attachment attachment--file" href="{url}" target="_blank" rel="noopener" download="{name}">'
+        f'<span class="attachment__icon">{_icon("file", "icon--sm", "")}</span><span class="attachment__text">'
+        f'<span class="attachment__name">{name}</span>'
+        f'<span class="attachment__size">{esc(filesizeformat(attachment.size))}</span></span></a>'
+    )
