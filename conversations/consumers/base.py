@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -76,6 +77,13 @@ def hop(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
 def rate_window() -> int:
     """Seconds of the per-connection and per-contact flood windows."""
     return int(settings.CHARLA.get("RATE_LIMIT_WINDOW_SECONDS", DEFAULT_RATE_WINDOW_SECONDS))
+
+
+@lru_cache(maxsize=8)
+def _deliveries(kind: str) -> Any:
+    """The labelled counter of one socket kind (``labels()`` per frame is a
+    lookup under a lock)."""
+    return deliveries_total.labels(kind=kind)
 
 
 def _iso_age(value: Any) -> float | None:
@@ -213,7 +221,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
 
     async def forward(self, frame: dict[str, Any], meta: dict[str, Any]) -> None:
         await self.send_json(frame)
-        deliveries_total.labels(kind=self.kind).inc()
+        _deliveries(self.kind).inc()
         if frame.get("type") == "message.created":
             message = (frame.get("data") or {}).get("message") or {}
             age = _iso_age(message.get("created_at"))
