@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
 from typing import Any
 
@@ -95,12 +96,47 @@ def _enqueue(layer: Any, groups: list[str], message: dict[str, Any], event: str)
     _publisher(layer).enqueue(groups, message, event)
 
 
+class _Handoff:
+    """Events from worker threads waiting for the server's loop, in order.
+
+    One ``call_soon_threadsafe`` (a wake-up of the loop: a write to its
+    self-pipe) per bunch rather than per event: a message's three events,
+    and whatever other threads add before the loop runs, go over together.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: list[tuple[Any, list[str], dict[str, Any], str]] = []
+
+    def put(self, loop: asyncio.AbstractEventLoop, item: tuple[Any, list[str], dict[str, Any], str]) -> None:
+        with self.lock:
+            self.items.append(item)
+            first = len(self.items) == 1
+        if not first:  # a drain is already scheduled and will take it
+            return
+        try:
+            loop.call_soon_threadsafe(self.drain)
+        except RuntimeError:  # the loop closed under us (shutdown): nobody will drain
+            with self.lock:
+                lost, self.items = len(self.items), []
+            logger.error("realtime events dropped: the server's loop is closed", extra={"events": lost})
+
+    def drain(self) -> None:
+        with self.lock:
+            items, self.items = self.items, []
+        for item in items:
+            _enqueue(*item)
+
+
+_handoff = _Handoff()
+
+
 def send_now(*, groups: list[str], event: str, data: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
     """Send at once. Only for ephemeral signals that write nothing (typing),
     and for :func:`publish_on_commit` once committed.
 
     On a worker thread of the running server the event is handed to the
-    server's loop (``call_soon_threadsafe``) and the thread goes on: the
+    server's loop (``_Handoff``, ``call_soon_threadsafe``) and the thread goes on: the
     loop's :class:`~core.channel_layer.Publisher` sends it, with whatever
     else is waiting, in one Redis round trip, in the order handed over.
     Anywhere else (Celery, commands, sync tests) it is sent before this
@@ -118,7 +154,7 @@ def send_now(*, groups: list[str], event: str, data: dict[str, Any], meta: dict[
         except RuntimeError:
             running = None
         if running is None:
-            loop.call_soon_threadsafe(_enqueue, layer, groups, message, event)
+            _handoff.put(loop, (layer, groups, message, event))
             return
     async_to_sync(_send_groups)(layer, groups, message, event)
 

@@ -53,3 +53,43 @@ async def test_a_hanging_layer_neither_blocks_for_ever_nor_grows_without_bound(m
 
 
 pytestmark = pytest.mark.asyncio
+
+
+async def test_worker_threads_hand_events_to_the_loop_in_order(monkeypatch):
+    """``realtime.send_now`` on worker threads of the server: every event
+    reaches the loop's publisher, each thread's in the order it sent them,
+    with one loop wake-up per bunch rather than per event."""
+    import threading
+
+    from core import realtime
+
+    layer = RecordingLayer()
+    got: list[tuple[int, int]] = []
+    monkeypatch.setattr(realtime, "get_channel_layer", lambda: layer)
+    monkeypatch.setattr(realtime, "_enqueue", lambda _layer, groups, message, event: got.append(message["frame"]["data"]["k"]))
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(realtime, "_server_loop", loop)
+    wakeups = 0
+    real = loop.call_soon_threadsafe
+
+    def counting(callback, *args):
+        nonlocal wakeups
+        wakeups += 1
+        return real(callback, *args)
+
+    monkeypatch.setattr(loop, "call_soon_threadsafe", counting)
+
+    def worker(t: int) -> None:
+        for n in range(200):
+            realtime.send_now(groups=["g"], event="e", data={"k": (t, n)})
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(0.01)
+    assert len(got) == 800
+    for t in range(4):
+        assert [n for who, n in got if who == t] == list(range(200))
+    assert wakeups < 800
