@@ -145,6 +145,11 @@ class Conversation(AccountScopedModel):
     message_count = models.PositiveIntegerField(default=0)
     last_message_preview = models.CharField(max_length=200, blank=True)
     transcript = models.FileField(upload_to="transcripts/%Y/%m/", blank=True)
+    # The visitor's flood limit: their messages since ``flood_since``, the
+    # start of the current window (kept on the row every send locks and
+    # updates anyway; ``services.messages.flood_limit``).
+    flood_since = models.DateTimeField(null=True, blank=True, editable=False)
+    flood_count = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         indexes = [

@@ -14,8 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from core import presence, ratelimit, realtime
-from core.exceptions import PermissionDenied, RateLimited
+from core import presence, realtime
+from core.exceptions import PermissionDenied
 
 from .. import events, services
 from ..models import Contact, Message
@@ -27,7 +27,7 @@ from ..ws_auth import (
     scope_origin_host,
     widget_origin_allowed,
 )
-from .base import RealtimeConsumer, hop, rate_window, run_later
+from .base import RealtimeConsumer, hop, run_later
 from .frames import Fields
 
 logger = logging.getLogger(__name__)
@@ -52,14 +52,11 @@ def _open(token: str | None, host: str | None, channel_name: str) -> tuple[Conta
 
 
 def contact_send_checked(contact: Contact, **kwargs: Any):
-    """``contact_message_send`` behind the per-contact flood limit (shared by
-    every tab and by the HTTP fallback)."""
+    """``contact_message_send`` behind the visitor's flood limit (shared by
+    every tab and by the HTTP fallback; counted by the send itself, on the
+    conversation's row)."""
     limit = int(settings.CHARLA.get("RATE_LIMIT_PER_CONTACT", 30))
-    if not ratelimit.hit(f"contact:{contact.pk}", limit=limit, window=rate_window()):
-        raise RateLimited(
-            _("You are sending messages too fast. Wait a few seconds and try again.")
-        )
-    return services.contact_message_send(contact=contact, **kwargs)
+    return services.contact_message_send(contact=contact, flood_limit=limit, **kwargs)
 
 
 def _send(contact: Contact, **kwargs: Any) -> dict[str, Any]:

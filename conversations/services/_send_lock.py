@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -178,12 +179,15 @@ def _cursor():
 
 # --- What a message does to its conversation ----------------------------------------
 
+_IN_WINDOW = "flood_since > {now} - {window}"
+
 
 def counters(sender_type: str, kind: str) -> tuple[tuple[str, str], ...]:
     """The conversation's fields a message of ``sender_type`` and ``kind``
     changes, each as SQL over the row's values before the update (``{now}``
-    is the message's ``created_at``, ``{preview}`` its list preview). The database applies
-    them to the locked row, so no send needs to have read the values first;
+    is the message's ``created_at``, ``{preview}`` its list preview,
+    ``{window}`` the flood limit's window). The database applies them to the
+    locked row, so no send needs to have read the values first;
     ``store_message``/``send_one`` return the results."""
     from ..models import Message
 
@@ -203,6 +207,9 @@ def counters(sender_type: str, kind: str) -> tuple[tuple[str, str], ...]:
             ("status", f"CASE WHEN status = '{Status.SNOOZED}' THEN CASE WHEN assignee_id IS NULL "
                        f"THEN '{Status.QUEUED}' ELSE '{Status.ASSIGNED}' END ELSE status END"),
             ("snoozed_until", f"CASE WHEN status = '{Status.SNOOZED}' THEN NULL ELSE snoozed_until END"),
+            # The visitor's messages in the current flood window.
+            ("flood_count", f"CASE WHEN {_IN_WINDOW} THEN flood_count + 1 ELSE 1 END"),
+            ("flood_since", f"CASE WHEN {_IN_WINDOW} THEN flood_since ELSE {{now}} END"),
         ]
     elif sender_type == Message.Sender.AGENT and not note:
         sets += [
@@ -219,61 +226,62 @@ def counters(sender_type: str, kind: str) -> tuple[tuple[str, str], ...]:
 
 
 @dataclass(frozen=True)
-class _Write:
-    """A send's write as SQL: ``ins`` is ``ins AS (INSERT …)`` (for a
-    ``WITH``; a retried client_id inserts nothing, so no row), ``update``
-    the ``UPDATE … FROM ins`` of the counters, without its ``RETURNING``.
-    ``slots`` names the value of each placeholder in order: a message field,
-    ``"now"``, ``"preview"`` or ``"conversation"`` (the conversation's id)."""
+class _Sql:
+    """SQL with ``%s`` placeholders, and what each one takes, in order: a
+    message field, or the name of a value (``"now"``, ``"preview"``,
+    ``"window"``, ``"limit"``, ``"conversation"``, …)."""
 
-    ins: str
-    update: str
-    slots: tuple[Any, ...]
+    text: str
+    slots: tuple[Any, ...] = ()
+
+    def __add__(self, other: _Sql | str) -> _Sql:
+        other = _sql(other) if isinstance(other, str) else other
+        return _Sql(self.text + other.text, self.slots + other.slots)
 
 
-_TOKEN = re.compile(r"\{(now|preview)\}")
+_TOKEN = re.compile(r"\{([a-z_]+)\}")
+
+
+def _sql(text: str) -> _Sql:
+    """``{name}`` in ``text`` becomes a placeholder taking the value ``name``."""
+    pieces = _TOKEN.split(text)  # text, name, text, name, …, text
+    return _Sql("".join(p if i % 2 == 0 else "%s" for i, p in enumerate(pieces)), tuple(pieces[1::2]))
 
 
 @cache
-def _write(sets: tuple[tuple[str, str], ...], rows_from: str = "") -> _Write:
-    """``rows_from``: insert one row per row of that relation (the locking
-    read of ``send_one``) instead of one unconditionally."""
+def _write(sets: tuple[tuple[str, str], ...], rows_from: str = "") -> tuple[_Sql, _Sql]:
+    """``ins AS (INSERT …)`` for a ``WITH`` (a retried client_id inserts
+    nothing, so no row), and the ``UPDATE … FROM ins`` of the counters of
+    ``sets`` without its ``RETURNING``. ``rows_from``: insert one row per row
+    of that relation (the locking read of ``send_one``) instead of one."""
     from ..models import Message
 
     quote = connection.ops.quote_name
     fields = tuple(f for f in Message._meta.concrete_fields if not f.primary_key)
     table = quote(Conversation._meta.db_table)
-    slots: list[Any] = list(fields)
-    values = ", ".join(["%s"] * len(fields))
+    values = _Sql(", ".join(["%s"] * len(fields)), fields)
     ins = (
-        f"ins AS (INSERT INTO {quote(Message._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        + (f"SELECT {values} FROM {rows_from} " if rows_from else f"VALUES ({values}) ")
+        _sql(f"ins AS (INSERT INTO {quote(Message._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) ")
+        + (_sql("SELECT ") + values + f" FROM {rows_from} " if rows_from else _sql("VALUES (") + values + ") ")
         # The partial unique index ``message_unique_client_id``.
         + f"ON CONFLICT ({quote('conversation_id')}, {quote('client_id')}) WHERE {quote('client_id')} <> '' "
         f"DO NOTHING RETURNING {quote(Message._meta.pk.column)})"
     )
-    assignments = []
-    for name, expression in sets:
-        pieces = _TOKEN.split(expression)  # text, token, text, token, …, text
-        slots += pieces[1::2]
-        sql = "".join(piece if i % 2 == 0 else "%s" for i, piece in enumerate(pieces))
-        assignments.append(f"{quote(Conversation._meta.get_field(name).column)} = {sql}")
-    slots.append("conversation")
-    update = (
-        f"UPDATE {table} SET {', '.join(assignments)} FROM ins "
-        f"WHERE {table}.{quote(Conversation._meta.pk.column)} = %s"
+    assignments = ", ".join(f"{quote(Conversation._meta.get_field(name).column)} = {sql}" for name, sql in sets)
+    update = _sql(
+        f"UPDATE {table} SET {assignments} FROM ins WHERE {table}.{quote(Conversation._meta.pk.column)} = {{conversation}}"
     )
-    return _Write(ins, update, tuple(slots))
+    return ins, update
 
 
-def _params(write: _Write, message: models.Model, *, conversation_id: int, preview: str) -> list[Any]:
+def _params(sql: _Sql, message: models.Model, **named: Any) -> list[Any]:
     params = [
         None if isinstance(slot, str) else slot.get_db_prep_save(slot.pre_save(message, True), connection)
-        for slot in write.slots
+        for slot in sql.slots
     ]
     # ``{now}`` is the message's time as stored (``pre_save`` above set it).
-    named = {"now": message.created_at, "preview": preview[:200], "conversation": conversation_id}
-    return [named[slot] if isinstance(slot, str) else param for slot, param in zip(write.slots, params, strict=True)]
+    named["now"] = message.created_at
+    return [named[slot] if isinstance(slot, str) else param for slot, param in zip(sql.slots, params, strict=True)]
 
 
 def _inserted(message: models.Model, pk: int) -> None:
@@ -289,23 +297,23 @@ def _convert(field: models.Field, value: Any) -> Any:
     return value
 
 
-def store_message(message: models.Model, conversation: Conversation, *, preview: str) -> bool:
+def store_message(message: models.Model, conversation: Conversation, *, preview: str, window: timedelta) -> bool:
     """Insert a new ``Message`` as ``save()`` would (defaults, ``auto_now``,
     each field's database preparation) and apply its ``counters`` to its
     conversation (locked by the caller), in one prepared statement with no
     savepoint; ``conversation`` then holds the new values. ``False``, and
     nothing written, when the message's ``client_id`` is already stored in
-    its conversation."""
+    its conversation. ``window``: the flood limit's."""
     sets = counters(message.sender_type, message.kind)
-    write = _write(sets)
+    ins, update = _write(sets)
     fields = [Conversation._meta.get_field(name) for name, _ in sets]
     quote = connection.ops.quote_name
     table = quote(Conversation._meta.db_table)
     returning = ", ".join([f"ins.{quote('id')}", *(f"{table}.{quote(f.column)}" for f in fields)])
+    sql = _sql("WITH ") + ins + " " + update + f" RETURNING {returning}"
     with _cursor() as cursor:
         cursor.execute(
-            f"WITH {write.ins} {write.update} RETURNING {returning}",
-            _params(write, message, conversation_id=conversation.pk, preview=preview),
+            sql.text, _params(sql, message, preview=preview[:200], window=window, conversation=conversation.pk)
         )
         row = cursor.fetchone()
     if row is None:
@@ -319,49 +327,60 @@ def store_message(message: models.Model, conversation: Conversation, *, preview:
 @dataclass(frozen=True)
 class Sent:
     """What :func:`send_one` did. ``conversation`` is None when there is no
-    open conversation of that id, account and contact (nothing written);
-    ``created`` is False for a retried ``client_id`` (nothing written, and
-    ``conversation`` as it was, without its relations)."""
+    open conversation of that id, account and contact (nothing written).
+    Otherwise ``created`` is False when nothing was written: a retried
+    ``client_id``, or ``flooded`` (the visitor's ``limit`` was reached)."""
 
     conversation: Conversation | None
     created: bool = False
+    flooded: bool = False
     status_before: str = ""
 
 
 @cache
-def _one_statement(sets: tuple[tuple[str, str], ...]) -> tuple[str, _Write, tuple[_Part, ...], int]:
+def _one_statement(sets: tuple[tuple[str, str], ...]) -> tuple[_Sql, tuple[_Part, ...], int]:
     quote = connection.ops.quote_name
     table = quote(Conversation._meta.db_table)
     pk, status = quote(Conversation._meta.pk.column), quote("status")
-    write = _write(sets, rows_from="c")
+    ins, update = _write(sets, rows_from="c WHERE c.flood < {limit}")
     columns, joins, parts = _joined(outer=True)
     sql = (
-        f"WITH c AS (SELECT {pk}, {status} FROM {table} WHERE {pk} = %s AND {quote('account_id')} = %s "
-        f"AND {quote('contact_id')} = %s AND {status} <> '{Conversation.Status.CLOSED}' FOR UPDATE), "
-        f"{write.ins}, upd AS ({write.update} RETURNING {table}.*) "
-        f"SELECT {', '.join(columns)}, c.{status}, (SELECT {pk} FROM ins) "
+        _sql(
+            f"WITH c AS (SELECT {pk}, {status}, CASE WHEN {_IN_WINDOW} THEN flood_count ELSE 0 END AS flood "
+            f"FROM {table} WHERE {pk} = {{conversation}} AND {quote('account_id')} = {{account}} "
+            f"AND {quote('contact_id')} = {{contact}} AND {status} <> '{Conversation.Status.CLOSED}' FOR UPDATE), "
+        )
+        + ins + ", upd AS (" + update + f" RETURNING {table}.*) "
+        + f"SELECT {', '.join(columns)}, c.{status}, c.flood, (SELECT {pk} FROM ins) "
         f"FROM c LEFT JOIN upd t0 ON TRUE {joins}"
     )
-    return sql, write, parts, len(columns)
+    return sql, parts, len(columns)
 
 
-def send_one(message: models.Model, *, account_id: int, contact_id: int, preview: str) -> Sent:
+def send_one(message: models.Model, *, account_id: int, contact_id: int, preview: str, window: timedelta,
+             limit: int | None) -> Sent:
     """A contact's message into its open conversation in one statement, no
     transaction: the conversation row is locked (``FOR UPDATE``, so ids grow
-    in commit order), the message inserted and the ``counters`` applied,
-    then the conversation is read back with what its events show (as
+    in commit order), the message inserted unless the visitor sent ``limit``
+    messages in the current ``window`` already, the ``counters`` applied,
+    then the conversation read back with what its events show (as
     :func:`lock_conversation` loads it)."""
-    sql, write, parts, width = _one_statement(counters(message.sender_type, message.kind))
-    params = [message.conversation_id, account_id, contact_id]
-    params += _params(write, message, conversation_id=message.conversation_id, preview=preview)
+    sql, parts, width = _one_statement(counters(message.sender_type, message.kind))
+    params = _params(
+        sql, message, conversation=message.conversation_id, account=account_id, contact=contact_id,
+        preview=preview[:200], window=window, limit=_NO_LIMIT if limit is None else limit,
+    )
     with _cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql.text, params)
         row = cursor.fetchone()
     if row is None:
         return Sent(None)
-    status_before, message_id = row[width], row[width + 1]
+    status_before, flood, message_id = row[width], row[width + 1], row[width + 2]
     if message_id is None:
-        return Sent(Conversation(pk=message.conversation_id, account_id=account_id, status=status_before),
-                    status_before=status_before)
+        bare = Conversation(pk=message.conversation_id, account_id=account_id, status=status_before)
+        return Sent(bare, flooded=limit is not None and flood >= limit, status_before=status_before)
     _inserted(message, message_id)
     return Sent(_models(list(row[:width]), parts), created=True, status_before=status_before)
+
+
+_NO_LIMIT = 2**31 - 1

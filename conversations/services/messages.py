@@ -3,6 +3,7 @@ attachments."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import mimetypes
 from collections.abc import Iterable
@@ -18,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Membership
 from core import presence, realtime
-from core.exceptions import NotFound, PermissionDenied, ValidationError
+from core.exceptions import NotFound, PermissionDenied, RateLimited, ValidationError
 from core.metrics import messages_total
 
 from .. import events, signals
@@ -204,13 +205,15 @@ def message_send(
     private: bool = False,
     external_id: str = "",
     status: str = Message.Status.SENT,
+    flood_limit: int | None = None,
 ) -> SendResult:
     """Store one message and publish it after commit.
 
     Idempotent on ``client_id``: a repeat returns the stored message and
     ``created=False``, never a second row. The conversation row is locked
     for the insert, so ids grow in commit order within a conversation and
-    ``resume`` after an id can never skip a late commit.
+    ``resume`` after an id can never skip a late commit. ``flood_limit``:
+    a contact's messages allowed per window (:func:`flood_window`).
     """
     with transaction.atomic():
         locked = _lock_for_send(
@@ -221,7 +224,7 @@ def message_send(
         return _send_locked(
             conversation=locked, sender_type=sender_type, membership=membership, content=content, kind=kind,
             payload=payload, client_id=client_id, attachment_ids=attachment_ids, private=private,
-            external_id=external_id, status=status,
+            external_id=external_id, status=status, flood_limit=flood_limit,
         )
 
 
@@ -238,6 +241,7 @@ def _send_locked(
     private: bool = False,
     external_id: str = "",
     status: str = Message.Status.SENT,
+    flood_limit: int | None = None,
 ) -> SendResult:
     """``message_send`` once the conversation is locked (by ``_lock_for_send``)
     in the current transaction.
@@ -256,6 +260,8 @@ def _send_locked(
         if existing is not None:
             return SendResult(existing, False)
         raise ValidationError(_("This conversation is closed."), code="closed")
+    if flood_limit is not None and sender_type == Message.Sender.CONTACT and _flooded(conversation, flood_limit):
+        raise _too_fast()
 
     contact = conversation.contact if sender_type == Message.Sender.CONTACT else None
     attachments = _claim_attachments(
@@ -273,7 +279,7 @@ def _send_locked(
     )
     before = events.audience_of(conversation)
     preview = content or ", ".join(a.name for a in attachments) or f"[{kind}]"
-    if not store_message(message, conversation, preview=preview):
+    if not store_message(message, conversation, preview=preview, window=flood_window()):
         # The same client_id again: the unique index caught the retry.
         return SendResult(_existing(conversation.pk, client_id), False)
     if attachments:
@@ -281,6 +287,21 @@ def _send_locked(
         for attachment in attachments:
             attachment.message = message
     return _stored(message, conversation, attachments, before=before)
+
+
+def flood_window() -> dt.timedelta:
+    """The window of a visitor's flood limit (the per-connection limit's too)."""
+    return dt.timedelta(seconds=int(settings.CHARLA.get("RATE_LIMIT_WINDOW_SECONDS", 10)))
+
+
+def _flooded(conversation: Conversation, limit: int) -> bool:
+    """Whether the visitor sent ``limit`` messages in the current window."""
+    since = conversation.flood_since
+    return since is not None and since > timezone.now() - flood_window() and conversation.flood_count >= limit
+
+
+def _too_fast() -> RateLimited:
+    return RateLimited(_("You are sending messages too fast. Wait a few seconds and try again."))
 
 
 def _clean(sender_type: str, kind: str, content: Any, payload: Any) -> tuple[str, str, dict]:
@@ -331,7 +352,7 @@ def _stored(message: Message, conversation: Conversation, attachments: list[Atta
 
 
 def _contact_send_in_one(contact: Contact, *, conversation_id: int, client_id: str, content: Any, kind: str,
-                         payload: Any) -> SendResult | None:
+                         payload: Any, flood_limit: int | None) -> SendResult | None:
     """The usual visitor message — text or another kind without attachments,
     into their open conversation — as one statement, without a transaction
     (``_send_lock.send_one``). ``None`` when it does not apply (no such open
@@ -345,9 +366,14 @@ def _contact_send_in_one(contact: Contact, *, conversation_id: int, client_id: s
         account_id=contact.account_id, conversation_id=conversation_id, sender_type=Message.Sender.CONTACT,
         kind=kind, content=content, payload=payload, client_id=client_id, status=Message.Status.SENT, sent_at=now,
     )
-    sent = send_one(message, account_id=contact.account_id, contact_id=contact.pk, preview=content or f"[{kind}]")
+    sent = send_one(
+        message, account_id=contact.account_id, contact_id=contact.pk, preview=content or f"[{kind}]",
+        window=flood_window(), limit=flood_limit,
+    )
     if sent.conversation is None:
         return None
+    if sent.flooded:
+        raise _too_fast()
     if not sent.created:
         return SendResult(_existing(conversation_id, client_id), False)
     conversation = _reusing(sent.conversation, (contact,))
@@ -395,14 +421,17 @@ def contact_message_send(
     payload: Any = None,
     attachment_ids: Iterable[Any] = (),
     context: dict | None = None,
+    flood_limit: int | None = None,
 ) -> SendResult:
     """A visitor's message. Without ``conversation_id`` it continues the
     visitor's open conversation or starts one; a repeat of the same
-    ``client_id`` never starts a second."""
+    ``client_id`` never starts a second. ``flood_limit``: at most that many
+    of the visitor's messages per :func:`flood_window` in a conversation
+    (``RateLimited`` beyond; counted on the conversation's row)."""
     client_id = _clean_client_id(client_id)
     send = {
         "sender_type": Message.Sender.CONTACT, "membership": None, "content": content, "kind": kind,
-        "payload": payload, "client_id": client_id, "attachment_ids": attachment_ids,
+        "payload": payload, "client_id": client_id, "attachment_ids": attachment_ids, "flood_limit": flood_limit,
     }
     if conversation_id is not None:
         try:
@@ -413,7 +442,7 @@ def contact_message_send(
             # The usual case (an open chat): one statement.
             result = _contact_send_in_one(
                 contact, conversation_id=conversation_id, client_id=client_id, content=content, kind=kind,
-                payload=payload,
+                payload=payload, flood_limit=flood_limit,
             )
             if result is not None:
                 return result

@@ -10,6 +10,8 @@ import datetime as dt
 
 import pytest
 
+from django.utils import timezone
+
 from conversations import events, services
 from conversations.models import Attachment, Conversation, Message
 from core.exceptions import NotFound
@@ -141,3 +143,32 @@ def test_writing_into_a_closed_chat_starts_a_new_one(contact, conversation):
     # The retry of that send finds the message in the new conversation, not a third one.
     again = _visitor(contact, conversation, "late")
     assert not again.created and again.message.pk == sent.message.pk
+
+
+# --- The visitor's flood limit, counted on the conversation's row --------------------------
+
+
+def test_flood_limit_on_both_paths_and_per_window(contact, conversation, agent):
+    from core.exceptions import RateLimited
+
+    def send(client_id, **kwargs):
+        return services.contact_message_send(contact=contact, client_id=client_id, content="hola", flood_limit=3, **kwargs)
+
+    send("f-1", conversation_id=conversation.pk)  # one statement
+    send("f-2")  # no conversation id: the transactional path, same count
+    services.agent_message_send(membership=agent, conversation_id=conversation.pk, content="hi")  # agents don't count
+    assert send("f-2", conversation_id=conversation.pk).created is False  # a retry is no new message
+    send("f-3", conversation_id=conversation.pk)
+    for kwargs in ({"conversation_id": conversation.pk}, {}):
+        with pytest.raises(RateLimited):
+            send("f-4", **kwargs)
+    assert not Message.objects.filter(client_id="f-4").exists()
+    conversation.refresh_from_db()
+    assert conversation.flood_count == 3
+    # A send without a limit (messages from other channels) is not held back.
+    services.contact_message_send(contact=contact, conversation_id=conversation.pk, client_id="f-5", content="x")
+    # The window passes: a new one starts at the next message.
+    Conversation.objects.filter(pk=conversation.pk).update(flood_since=timezone.now() - dt.timedelta(seconds=11))
+    sent = send("f-6", conversation_id=conversation.pk)
+    conversation.refresh_from_db()
+    assert conversation.flood_count == 1 and conversation.flood_since == sent.message.created_at
