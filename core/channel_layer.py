@@ -27,6 +27,16 @@ logger = logging.getLogger(__name__)
 
 
 class CharlaLoopLayer(RedisPubSubLoopLayer):
+    def receive_nowait(self, channel: str) -> dict[str, Any] | None:
+        """The next message already waiting for ``channel`` in this process,
+        or None: a busy consumer takes what has queued up behind the message
+        it just handled without a trip through the loop per message
+        (``RealtimeConsumer.dispatch``)."""
+        queue = self.channels.get(channel)
+        if queue is None or queue.empty():
+            return None
+        return self.channel_layer.deserialize(queue.get_nowait())
+
     async def group_send_many(self, items: Iterable[tuple[Iterable[str], dict[str, Any]]]) -> None:
         """Send each ``(groups, message)`` to its groups: one serialisation per
         message, one pipelined round trip per Redis shard, order kept."""
@@ -53,8 +63,8 @@ class CharlaChannelLayer(RedisPubSubChannelLayer):
     ``group_send_many`` (same configuration)."""
 
     def __getattr__(self, name: str) -> Any:
-        if name == "group_send_many":
-            return self._get_layer().group_send_many
+        if name in ("group_send_many", "receive_nowait"):
+            return getattr(self._get_layer(), name)
         return super().__getattr__(name)
 
     def _get_layer(self) -> CharlaLoopLayer:

@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 
 from core import exceptions as domain
 from core.metrics import deliveries_total, delivery_latency, ws_connections
-from core.realtime import build_frame
+from core.realtime import HANDLER_TYPE, build_frame
 
 from . import frames
 
@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_RATE_WINDOW_SECONDS = 10
 DEFAULT_MAX_FRAME_BYTES = 64 * 1024
 RECENT_FRAME_IDS = 512
+#: Channel-layer events a socket handles in one turn of the loop at most.
+DRAIN_MAX = 64
 
 #: Tasks that outlive their socket (the presence grace). Strong references,
 #: or the loop could collect a sleeping task.
@@ -121,6 +123,25 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         # Channels closes stale DB connections before every handler, which is a
         # thread hop per forwarded event. Every database call here goes through
         # ``hop`` (which does that itself), so skip it.
+        await self._handle(message)
+        if message.get("type") != HANDLER_TYPE:
+            return
+        # An event from the channel layer: handle the ones queued behind it
+        # now. Channels takes each through its dispatch loop (a new task and
+        # ``asyncio.wait``, three loop turns per event), and under load a
+        # busy socket (an agent with many chats, a supervisor) fell behind
+        # what it was sent: its queue grew and its frames arrived seconds
+        # late. Capped, so one socket does not hold the loop.
+        take = getattr(self.channel_layer, "receive_nowait", None)
+        if take is None:
+            return
+        for _turn in range(DRAIN_MAX):
+            queued = take(self.channel_name)
+            if queued is None:
+                return
+            await self._handle(queued)
+
+    async def _handle(self, message: dict[str, Any]) -> None:
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")

@@ -598,3 +598,40 @@ async def test_presence_set_broadcasts_availability(agent, supervisor):
         frame = await receive(boss, "presence")
     assert frame["data"]["availability"] == "away"
     await close(ana, boss)
+
+
+async def test_a_busy_socket_takes_queued_events_in_order(agent, monkeypatch):
+    """Events queued behind the one a socket handles are handled in the same
+    turn (``RealtimeConsumer.dispatch``), in order, each once."""
+    from channels.layers import get_channel_layer
+
+    from conversations.consumers import base
+    from core import realtime
+
+    inbox = await agent_socket(agent)
+    await drain(inbox)
+    layer = get_channel_layer()
+    taken = 0
+    real = layer.receive_nowait
+
+    def counting(channel):
+        nonlocal taken
+        message = real(channel)
+        taken += message is not None
+        return message
+
+    monkeypatch.setattr(type(layer), "receive_nowait", property(lambda self: counting), raising=False)
+    monkeypatch.setattr(base, "DRAIN_MAX", 16)
+    events = [
+        ([realtime.group_member(agent.pk)], {
+            "type": realtime.HANDLER_TYPE, "meta": {"account_id": agent.account_id},
+            "frame": realtime.build_frame("presence", {"member_id": 0, "n": n}),
+        })
+        for n in range(300)
+    ]
+    await layer.group_send_many(events)  # one pipeline: they queue up behind each other
+    got = [(await receive(inbox, "presence"))["data"]["n"] for _ in range(300)]
+    assert got == list(range(300))
+    assert taken > 0
+    assert await drain(inbox) == []
+    await close(inbox)
