@@ -40,6 +40,18 @@ _RELATED: tuple[tuple[str, str, str], ...] = (
     ("campaign", "", "campaign"),
 )
 
+#: What a visitor's message shows of each relation (``send_one``: its
+#: events, the list row, the SLA due time); the rest is deferred, so a read of
+#: another field costs a query (the pinned statement count would show it).
+#: The contact's free attributes and page URL, and the user's password and
+#: flags, are not fetched for every message.
+_SHOWN: dict[str, tuple[str, ...]] = {
+    "contact": ("id", "account", "site", "name", "email", "phone", "is_online"),
+    "assignee": ("id", "account", "user"),
+    "assignee.user": ("id", "name", "email", "avatar"),
+    "campaign": ("id", "account", "name", "sla_unanswered_minutes"),
+}
+
 
 @dataclass(frozen=True)
 class _Part:
@@ -53,10 +65,11 @@ class _Part:
     converters: tuple[tuple[int, tuple[Any, ...], Any], ...]  # (column index, converters, expression)
 
 
-def _joined(*, outer: bool) -> tuple[list[str], str, tuple[_Part, ...]]:
+def _joined(*, outer: bool, only: dict[str, tuple[str, ...]] | None = None) -> tuple[list[str], str, tuple[_Part, ...]]:
     """The columns of the conversation (``t0``) and of ``_RELATED``, the
     joins from ``t0`` that reach them, and how to split a row into models.
-    ``outer``: every join is an outer one (``t0`` may be all null)."""
+    ``outer``: every join is an outer one (``t0`` may be all null);
+    ``only``: the fields to load of some relations (the others deferred)."""
     quote = connection.ops.quote_name
     parts: list[_Part] = []
     columns: list[str] = []
@@ -81,6 +94,10 @@ def _joined(*, outer: bool) -> tuple[list[str], str, tuple[_Part, ...]]:
         else:
             model = Conversation
         fields = tuple(model._meta.concrete_fields)
+        if only and path in only:  # in the model's order, as ``Model.from_db`` reads them
+            for name in only[path]:
+                model._meta.get_field(name)  # a typo fails here, not as a deferred read
+            fields = tuple(f for f in fields if f.name in only[path])
         converters = []
         for offset, field in enumerate(fields):
             expression = field.get_col(alias)
@@ -343,7 +360,7 @@ def _one_statement(sets: tuple[tuple[str, str], ...]) -> tuple[_Sql, tuple[_Part
     table = quote(Conversation._meta.db_table)
     pk, status = quote(Conversation._meta.pk.column), quote("status")
     ins, update = _write(sets, rows_from="c WHERE c.flood < {limit}")
-    columns, joins, parts = _joined(outer=True)
+    columns, joins, parts = _joined(outer=True, only=_SHOWN)
     sql = (
         _sql(
             f"WITH c AS (SELECT {pk}, {status}, CASE WHEN {_IN_WINDOW} THEN flood_count ELSE 0 END AS flood "

@@ -34,7 +34,20 @@ def online_agent(agent, conversation):
     presence.disconnect("member", agent.pk, "test-channel")
 
 
-def test_visitor_message_statements(contact, conversation, online_agent, django_assert_num_queries, capture_events):
+@pytest.mark.parametrize("in_campaign", [False, True])
+def test_visitor_message_statements(contact, conversation, online_agent, django_assert_num_queries, capture_events,
+                                    in_campaign):
+    if in_campaign:  # its name in the list row, its SLA target in the due time, business hours
+        from tests import factories
+
+        campaign = factories.CampaignFactory(account=contact.account, name="Motor", sla_unanswered_minutes=30)
+        conversation.campaign = campaign
+        conversation.save(update_fields=["campaign"])
+        account = contact.account
+        account.sla_business_hours_only = True
+        account.save(update_fields=["sla_business_hours_only"])
+        contact.site.business_hours = {day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+        contact.site.save(update_fields=["business_hours"])
     socket_contact = services.visitor_token_read(services.visitor_token_make(contact))  # as the socket holds it
     widget_socket_send(socket_contact, conversation_id=conversation.pk, client_id="warm", content="hola")
     with capture_events() as events, django_assert_num_queries(VISITOR_STATEMENTS):
