@@ -80,6 +80,11 @@ def live_count(kind: str, subject_id: int) -> int:
     return int(_client().zcount(_key(kind, subject_id), time.time() - STALE_SECONDS, "+inf"))
 
 
+def is_live_here(kind: str, subject_id: int) -> bool:
+    """Whether the subject has a live socket in this process (no Redis)."""
+    return bool(_here.get((kind, subject_id)))
+
+
 def is_live(kind: str, subject_id: int) -> bool:
     """Whether the subject has a live socket: at once when it has one in this
     process, otherwise from Redis (sockets of other processes)."""

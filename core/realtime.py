@@ -135,7 +135,8 @@ def send_now(*, groups: list[str], event: str, data: dict[str, Any], meta: dict[
     """Send at once. Only for ephemeral signals that write nothing (typing),
     and for :func:`publish_on_commit` once committed.
 
-    On a worker thread of the running server the event is handed to the
+    On the server's loop it goes to the loop's publisher at once. On a
+    worker thread of the running server the event is handed to the
     server's loop (``_Handoff``, ``call_soon_threadsafe``) and the thread goes on: the
     loop's :class:`~core.channel_layer.Publisher` sends it, with whatever
     else is waiting, in one Redis round trip, in the order handed over.
@@ -147,15 +148,17 @@ def send_now(*, groups: list[str], event: str, data: dict[str, Any], meta: dict[
     frame = build_frame(event, data)
     message = {"type": HANDLER_TYPE, "frame": frame, "meta": meta or {}}
     groups = list(dict.fromkeys(groups))
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is not None:  # on an event loop: its publisher sends it
+        _enqueue(layer, groups, message, event)
+        return
     loop = _server_loop
     if loop is not None and loop.is_running():
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is None:
-            _handoff.put(loop, (layer, groups, message, event))
-            return
+        _handoff.put(loop, (layer, groups, message, event))
+        return
     async_to_sync(_send_groups)(layer, groups, message, event)
 
 
@@ -176,5 +179,14 @@ def publish_on_commit(
     ``meta`` travels beside the frame for consumers to filter on (for example
     the conversation's assignee and campaign, so an agent socket forwards only
     what its agent may see) and is never sent to a client.
+
+    On an event loop it is sent at once: Django runs no database work there,
+    so no transaction of its can be open (the loop's own writes,
+    ``core.adb``, are single statements in autocommit, committed by then).
     """
-    transaction.on_commit(lambda: send_now(groups=groups, event=event, data=data, meta=meta))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        transaction.on_commit(lambda: send_now(groups=groups, event=event, data=data, meta=meta))
+        return
+    send_now(groups=groups, event=event, data=data, meta=meta)

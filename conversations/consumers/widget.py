@@ -60,7 +60,19 @@ def contact_send_checked(contact: Contact, **kwargs: Any):
 
 
 def _send(contact: Contact, **kwargs: Any) -> dict[str, Any]:
-    result = contact_send_checked(contact, **kwargs)
+    return _ack(contact_send_checked(contact, **kwargs))
+
+
+async def _send_on_loop(contact: Contact, *, context: Any = None, **kwargs: Any) -> dict[str, Any] | None:
+    """The usual message — into the visitor's open chat — sent from the
+    event loop (``services.contact_message_send_async``); None when the send
+    needs the worker-thread path (``_send``)."""
+    limit = int(settings.CHARLA.get("RATE_LIMIT_PER_CONTACT", 30))
+    result = await services.contact_message_send_async(contact=contact, flood_limit=limit, **kwargs)
+    return None if result is None else _ack(result)
+
+
+def _ack(result: Any) -> dict[str, Any]:
     return realtime.build_frame(
         "message.ack",
         {
@@ -183,7 +195,7 @@ class WidgetConsumer(RealtimeConsumer):
             "attachment_ids": f.ids("attachments"),
             "context": f.obj("context"),
         }
-        ack = await hop(_send)(self.contact, **kwargs)
+        ack = await _send_on_loop(self.contact, **kwargs) or await hop(_send)(self.contact, **kwargs)
         if ack["data"]["client_id"]:
             self._acked.append(ack["data"]["client_id"])
         await self.send_json(ack)

@@ -381,17 +381,41 @@ def send_one(message: models.Model, *, account_id: int, contact_id: int, preview
     in commit order), the message inserted unless the visitor sent ``limit``
     messages in the current ``window`` already, the ``counters`` applied,
     then the conversation read back with what its events show (as
-    :func:`lock_conversation` loads it)."""
-    sql, parts, width = _one_statement(counters(message.sender_type, message.kind))
-    params = _params(
-        sql, message, conversation=message.conversation_id, account=account_id, contact=contact_id,
-        preview=preview[:200], window=window, limit=_NO_LIMIT if limit is None else limit,
-    )
+    :func:`lock_conversation` loads it). :func:`send_one_async` is the same
+    on an asynchronous connection."""
+    sql, params = _one_params(message, account_id=account_id, contact_id=contact_id, preview=preview,
+                              window=window, limit=limit)
     with _cursor() as cursor:
         cursor.execute(sql.text, params)
         row = cursor.fetchone()
+    return _sent(message, row, account_id=account_id, limit=limit)
+
+
+async def send_one_async(aconnection: Any, message: models.Model, *, account_id: int, contact_id: int, preview: str,
+                         window: timedelta, limit: int | None) -> Sent:
+    """:func:`send_one` on a ``psycopg.AsyncConnection`` (``core.adb``),
+    from the event loop: the same statement, the same parameters, the same
+    reading of its row."""
+    sql, params = _one_params(message, account_id=account_id, contact_id=contact_id, preview=preview,
+                              window=window, limit=limit)
+    cursor = await aconnection.execute(sql.text, params, prepare=True)
+    row = await cursor.fetchone()
+    return _sent(message, row, account_id=account_id, limit=limit)
+
+
+def _one_params(message: models.Model, *, account_id: int, contact_id: int, preview: str, window: timedelta,
+                limit: int | None) -> tuple[_Sql, list[Any]]:
+    sql, _parts, _width = _one_statement(counters(message.sender_type, message.kind))
+    return sql, _params(
+        sql, message, conversation=message.conversation_id, account=account_id, contact=contact_id,
+        preview=preview[:200], window=window, limit=_NO_LIMIT if limit is None else limit,
+    )
+
+
+def _sent(message: models.Model, row: Any, *, account_id: int, limit: int | None) -> Sent:
     if row is None:
         return Sent(None)
+    _sql_, parts, width = _one_statement(counters(message.sender_type, message.kind))
     status_before, flood, message_id = row[width], row[width + 1], row[width + 2]
     if message_id is None:
         bare = Conversation(pk=message.conversation_id, account_id=account_id, status=status_before)

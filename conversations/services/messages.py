@@ -3,12 +3,16 @@ attachments."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
+import logging
 import mimetypes
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from channels.db import database_sync_to_async
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -25,9 +29,11 @@ from core.metrics import messages_total
 from .. import events, signals
 from ..models import Attachment, Contact, Conversation, Message
 from ..selectors import Viewer, viewer_for
-from ._send_lock import lock_conversation, send_one, store_message
+from ._send_lock import Sent, lock_conversation, send_one, send_one_async, store_message
 from .contacts import contact_pending_context
 from .conversations import conversation_assign, conversation_start
+
+logger = logging.getLogger(__name__)
 
 ALLOWED_KINDS = {
     Message.Sender.CONTACT: {Message.Kind.TEXT, Message.Kind.IMAGE, Message.Kind.DOCUMENT, Message.Kind.LOCATION},
@@ -334,10 +340,11 @@ def _new_message(conversation: Conversation, *, sender_type: str, membership: Me
 
 
 def _stored(message: Message, conversation: Conversation, attachments: list[Attachment], *,
-            before: dict[str, Any]) -> SendResult:
+            before: dict[str, Any], after_commit: bool = True) -> SendResult:
     """A new message is stored and ``conversation`` holds its new counters:
     its events, after commit (``before``: ``events.audience_of`` the
-    conversation before the send)."""
+    conversation before the send), and, unless the caller takes care of it,
+    what follows the commit (``_after_commit``)."""
     message.conversation = conversation
     _with_attachments(message, attachments)
     events.publish_message(message)
@@ -347,7 +354,8 @@ def _stored(message: Message, conversation: Conversation, attachments: list[Atta
         # unless it woke a snoozed one: no update for them then.
         visitor_sees_change = message.sender_type != Message.Sender.CONTACT or conversation.status != before["status"]
         events.publish_conversation(conversation, to_contact=visitor_sees_change, before=before)
-    _after_commit(message, conversation)
+    if after_commit:
+        _after_commit(message, conversation)
     return SendResult(message, True)
 
 
@@ -358,6 +366,85 @@ def _contact_send_in_one(contact: Contact, *, conversation_id: int, client_id: s
     (``_send_lock.send_one``). ``None`` when it does not apply (no such open
     conversation of theirs): the caller takes the general path, which knows
     what to do then."""
+    message, statement = _one_statement_send(contact, conversation_id=conversation_id, client_id=client_id,
+                                             content=content, kind=kind, payload=payload, flood_limit=flood_limit)
+    sent = send_one(message, **statement)
+    if sent.conversation is not None and not sent.created and not sent.flooded:
+        return SendResult(_existing(conversation_id, client_id), False)
+    result = _one_statement_sent(contact, message, sent)
+    if result is not None:
+        _after_commit(message, result.message.conversation)
+    return result
+
+
+async def contact_message_send_async(
+    *, contact: Contact, conversation_id: Any, client_id: Any = "", content: Any = "", kind: str = Message.Kind.TEXT,
+    payload: Any = None, attachment_ids: Iterable[Any] = (), flood_limit: int | None = None,
+) -> SendResult | None:
+    """:func:`contact_message_send` from the event loop, for the usual case
+    only: the one statement on the loop's own connection (``core.adb``),
+    then the same events. ``None`` when the send needs anything else (no
+    conversation id, attachments, a closed or unknown conversation, a
+    retried ``client_id``): the caller runs :func:`contact_message_send` on
+    a worker thread, which answers every case.
+
+    The same functions prepare the statement and read its row as on the
+    synchronous path (``_one_statement_send``/``_one_statement_sent``): only
+    the driver differs. What follows the commit and may touch Redis or the
+    database (the offline e-mail's check, ``message_received`` receivers)
+    runs on a worker thread."""
+    from core import adb
+
+    if conversation_id is None or attachment_ids or not _holds_configuration(contact):
+        return None
+    try:
+        conversation_id = int(conversation_id)
+    except (TypeError, ValueError):
+        raise NotFound(_("No such conversation.")) from None
+    message, statement = _one_statement_send(
+        contact, conversation_id=conversation_id, client_id=_clean_client_id(client_id), content=content, kind=kind,
+        payload=payload, flood_limit=flood_limit,
+    )
+    pool = await adb.pool()
+    async with pool.connection() as aconnection:
+        sent = await send_one_async(aconnection, message, **statement)
+    if sent.conversation is not None and not sent.created and not sent.flooded:
+        return None  # a retry: the worker thread reads the stored twin
+    result = _one_statement_sent(contact, message, sent)
+    if result is not None:
+        conversation = result.message.conversation
+        messages_total.labels(sender=message.sender_type).inc()
+        if signals.message_received.has_listeners() or _offline_email_possible(message, conversation, local=True):
+            _in_background(database_sync_to_async(_after_commit_job, thread_sensitive=False)(message, conversation))
+    return result
+
+
+def _holds_configuration(contact: Contact) -> bool:
+    """Whether the contact (the socket's) carries its account and site, which
+    the events read (the SLA's target and business hours): on the loop, a
+    read of anything not loaded would be a database query Django refuses."""
+    return Contact.account.is_cached(contact) and Contact.site.is_cached(contact)
+
+
+_background: set[asyncio.Task] = set()
+
+
+def _in_background(job: Any) -> None:
+    """Run ``job`` (a coroutine) without waiting for it, logging a failure."""
+    task = asyncio.ensure_future(job)
+    _background.add(task)
+
+    def done(finished: asyncio.Task) -> None:
+        _background.discard(finished)
+        if not finished.cancelled() and finished.exception() is not None:
+            logger.error("after-commit job failed", exc_info=finished.exception())
+
+    task.add_done_callback(done)
+
+
+def _one_statement_send(contact: Contact, *, conversation_id: int, client_id: str, content: Any, kind: str,
+                        payload: Any, flood_limit: int | None) -> tuple[Message, dict[str, Any]]:
+    """The message of a one-statement send, checked, and the statement's arguments."""
     kind, content, payload = _clean(Message.Sender.CONTACT, kind, content, payload)
     if not content and kind == Message.Kind.TEXT:
         raise ValidationError(_("A message cannot be empty."), field="content", code="empty")
@@ -366,49 +453,61 @@ def _contact_send_in_one(contact: Contact, *, conversation_id: int, client_id: s
         account_id=contact.account_id, conversation_id=conversation_id, sender_type=Message.Sender.CONTACT,
         kind=kind, content=content, payload=payload, client_id=client_id, status=Message.Status.SENT, sent_at=now,
     )
-    sent = send_one(
-        message, account_id=contact.account_id, contact_id=contact.pk, preview=content or f"[{kind}]",
-        window=flood_window(), limit=flood_limit,
-    )
+    statement = {
+        "account_id": contact.account_id, "contact_id": contact.pk, "preview": content or f"[{kind}]",
+        "window": flood_window(), "limit": flood_limit,
+    }
+    return message, statement
+
+
+def _one_statement_sent(contact: Contact, message: Message, sent: Sent) -> SendResult | None:
+    """What a one-statement send did: its events when it stored the message
+    (published at once: the statement has committed), ``RateLimited`` when
+    the visitor is over their limit, ``None`` when there was no open
+    conversation of theirs. A retried ``client_id`` is the caller's."""
     if sent.conversation is None:
         return None
     if sent.flooded:
         raise _too_fast()
-    if not sent.created:
-        return SendResult(_existing(conversation_id, client_id), False)
     conversation = _reusing(sent.conversation, (contact,))
     before = {**events.audience_of(conversation), "status": sent.status_before}
-    return _stored(message, conversation, [], before=before)
+    return _stored(message, conversation, [], before=before, after_commit=False)
 
 
-def _offline_email_possible(message: Message, conversation: Conversation) -> bool:
+def _offline_email_possible(message: Message, conversation: Conversation, *, local: bool = False) -> bool:
     """Whether the offline e-mail task could send anything for ``message``,
     checked without the task's queries: nobody to e-mail, or the recipient
     has a live socket (they see it now), means no task. The task decides
-    again when it runs."""
+    again when it runs. ``local``: only ask this process (no Redis): a
+    recipient without a socket here may still be live elsewhere."""
+    live = presence.is_live_here if local else presence.is_live
     if message.kind == Message.Kind.NOTE:
         return False
     if message.sender_type == Message.Sender.CONTACT:
-        return conversation.assignee_id is not None and not presence.is_live("member", conversation.assignee_id)
+        return conversation.assignee_id is not None and not live("member", conversation.assignee_id)
     if message.sender_type == Message.Sender.AGENT:
-        return bool(conversation.contact.email) and not presence.is_live("contact", conversation.contact_id)
+        return bool(conversation.contact.email) and not live("contact", conversation.contact_id)
     return False
 
 
 def _after_commit(message: Message, conversation: Conversation) -> None:
     def run() -> None:
         messages_total.labels(sender=message.sender_type).inc()
-        if message.sender_type == Message.Sender.CONTACT:
-            signals.message_received.send(
-                sender=Message, message_id=message.pk, conversation_id=conversation.pk,
-                account_id=conversation.account_id,
-            )
-        if _offline_email_possible(message, conversation):
-            from ..tasks import message_notify_offline_task
-
-            message_notify_offline_task.delay(message.pk)
+        _after_commit_job(message, conversation)
 
     transaction.on_commit(run)
+
+
+def _after_commit_job(message: Message, conversation: Conversation) -> None:
+    if message.sender_type == Message.Sender.CONTACT:
+        signals.message_received.send(
+            sender=Message, message_id=message.pk, conversation_id=conversation.pk,
+            account_id=conversation.account_id,
+        )
+    if _offline_email_possible(message, conversation):
+        from ..tasks import message_notify_offline_task
+
+        message_notify_offline_task.delay(message.pk)
 
 
 def contact_message_send(

@@ -33,6 +33,7 @@ async def realtime_env(settings, monkeypatch, transactional_db):
     database; grace jobs finish before it is flushed."""
     from config.celery import app as celery_app
     from conversations import tasks
+    from core import adb
 
     monkeypatch.setattr(tasks.message_notify_offline_task, "delay", lambda *args, **kwargs: None)
 
@@ -46,6 +47,7 @@ async def realtime_env(settings, monkeypatch, transactional_db):
     celery_app.conf.task_always_eager = True
     yield settings
     await wait_background()
+    await adb.close()  # the loop's own connections (one loop per test)
     celery_app.conf.task_always_eager = eager
 
 
