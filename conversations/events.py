@@ -28,8 +28,20 @@ def member_data(membership) -> dict[str, Any] | None:
     return {
         "id": membership.pk,
         "name": user.display_name,
-        "avatar": user.avatar.url if user.avatar else None,
+        "avatar": file_url(user, "avatar"),
     }
+
+
+def file_url(instance, name: str) -> str | None:
+    """The URL of a file field's file, or None. Read from the stored name:
+    the field's descriptor would wrap it in a ``FieldFile`` that refers back
+    to the instance — a reference cycle per loaded row, left for the cyclic
+    collector (whose pauses are the real-time path's tail)."""
+    value = instance.__dict__.get(name)
+    if not isinstance(value, str):  # deferred, or already wrapped
+        value = getattr(instance, name)
+        return value.url if value else None
+    return instance._meta.get_field(name).storage.url(value) if value else None
 
 
 def attachment_data(attachment: Attachment) -> dict[str, Any]:

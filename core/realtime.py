@@ -131,6 +131,13 @@ class _Handoff:
 _handoff = _Handoff()
 
 
+def _on_a_loop() -> bool:
+    """Whether this thread runs an event loop now. (``get_running_loop``
+    raises elsewhere: an exception and its traceback per event was cyclic
+    garbage for the collector.)"""
+    return asyncio._get_running_loop() is not None
+
+
 def send_now(*, groups: list[str], event: str, data: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
     """Send at once. Only for ephemeral signals that write nothing (typing),
     and for :func:`publish_on_commit` once committed.
@@ -148,11 +155,7 @@ def send_now(*, groups: list[str], event: str, data: dict[str, Any], meta: dict[
     frame = build_frame(event, data)
     message = {"type": HANDLER_TYPE, "frame": frame, "meta": meta or {}}
     groups = list(dict.fromkeys(groups))
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is not None:  # on an event loop: its publisher sends it
+    if _on_a_loop():  # its publisher sends it
         _enqueue(layer, groups, message, event)
         return
     loop = _server_loop
@@ -184,9 +187,7 @@ def publish_on_commit(
     so no transaction of its can be open (the loop's own writes,
     ``core.adb``, are single statements in autocommit, committed by then).
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    if not _on_a_loop():
         transaction.on_commit(lambda: send_now(groups=groups, event=event, data=data, meta=meta))
         return
     send_now(groups=groups, event=event, data=data, meta=meta)

@@ -193,3 +193,21 @@ def test_member_access_changed(owner, agent, capture_events):
     with capture_events() as events:
         account_services.membership_set_capacity(actor=owner, membership=agent, capacity=3)
     assert events.named("member.access_changed") == []  # capacity changes nothing one sees
+
+
+def test_member_avatar_url_without_a_reference_cycle(agent):
+    """``events.file_url`` reads a file field's URL from the stored name,
+    leaving the instance free of a ``FieldFile`` that points back at it."""
+    from accounts.models import User
+    from conversations.events import file_url
+
+    user = User.objects.get(pk=agent.user_id)
+    assert file_url(user, "avatar") is None and "avatar" in user.__dict__ and user.__dict__["avatar"] == ""
+    user.avatar.name = "avatars/ana.png"
+    expected = user.avatar.url  # through the descriptor, for comparison
+    fresh = User.objects.get(pk=agent.user_id)
+    fresh.__dict__["avatar"] = "avatars/ana.png"
+    assert file_url(fresh, "avatar") == expected
+    assert isinstance(fresh.__dict__["avatar"], str)  # not wrapped: no cycle
+    deferred = User.objects.only("id").get(pk=agent.user_id)
+    assert file_url(deferred, "avatar") is None  # loaded on demand, as the descriptor would

@@ -7,6 +7,7 @@ docs/protocol.md.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from typing import Any
@@ -68,7 +69,9 @@ async def _send_on_loop(contact: Contact, *, context: Any = None, **kwargs: Any)
     event loop (``services.contact_message_send_async``); None when the send
     needs the worker-thread path (``_send``)."""
     limit = int(settings.CHARLA.get("RATE_LIMIT_PER_CONTACT", 30))
-    result = await services.contact_message_send_async(contact=contact, flood_limit=limit, **kwargs)
+    # Shielded: a socket torn down mid-send must not stop between the
+    # commit and the events (on a worker thread the send runs on anyway).
+    result = await asyncio.shield(services.contact_message_send_async(contact=contact, flood_limit=limit, **kwargs))
     return None if result is None else _ack(result)
 
 

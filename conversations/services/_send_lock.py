@@ -28,9 +28,20 @@ from typing import Any
 
 import psycopg
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 from ..models import Conversation
+
+
+@cache
+def _backend() -> Any:
+    """Django's database backend for what needs no connection: quoting names,
+    preparing values, converting results. One for the process:
+    ``django.db.connection`` is per thread and, on an event loop, per task,
+    so each new task (a send from the loop) built a new one — and left it as
+    garbage for the cyclic collector."""
+    return connections.create_connection(DEFAULT_DB_ALIAS)
+
 
 #: (attribute path, parent path, relation on the parent); "" is the conversation.
 _RELATED: tuple[tuple[str, str, str], ...] = (
@@ -70,7 +81,7 @@ def _joined(*, outer: bool, only: dict[str, tuple[str, ...]] | None = None) -> t
     joins from ``t0`` that reach them, and how to split a row into models.
     ``outer``: every join is an outer one (``t0`` may be all null);
     ``only``: the fields to load of some relations (the others deferred)."""
-    quote = connection.ops.quote_name
+    quote = _backend().ops.quote_name
     parts: list[_Part] = []
     columns: list[str] = []
     joins: list[str] = []
@@ -101,7 +112,7 @@ def _joined(*, outer: bool, only: dict[str, tuple[str, ...]] | None = None) -> t
         converters = []
         for offset, field in enumerate(fields):
             expression = field.get_col(alias)
-            found = tuple(connection.ops.get_db_converters(expression) + expression.get_db_converters(connection))
+            found = tuple(_backend().ops.get_db_converters(expression) + expression.get_db_converters(_backend()))
             if found:
                 converters.append((len(columns) + offset, found, expression))
         parts.append(_Part(path, parent, relation, model, alias, len(columns), fields, tuple(converters)))
@@ -111,7 +122,7 @@ def _joined(*, outer: bool, only: dict[str, tuple[str, ...]] | None = None) -> t
 
 @cache
 def _statement() -> tuple[str, tuple[_Part, ...]]:
-    quote = connection.ops.quote_name
+    quote = _backend().ops.quote_name
     columns, joins, parts = _joined(outer=False)
     sql = (
         f"SELECT {', '.join(columns)} FROM {quote(Conversation._meta.db_table)} t0 {joins} "
@@ -129,7 +140,7 @@ def lock_conversation(*, account_id: int, conversation_id: int, contact_id: int 
     params: list[Any] = [conversation_id, account_id]
     extra = ""
     if contact_id is not None:
-        extra = f" AND t0.{connection.ops.quote_name('contact_id')} = %s"
+        extra = f" AND t0.{_backend().ops.quote_name('contact_id')} = %s"
         params.append(contact_id)
     with _cursor() as cursor:
         cursor.execute(sql.replace("{extra}", extra), params)
@@ -145,7 +156,7 @@ def _models(row: list[Any], parts: tuple[_Part, ...]) -> Conversation:
         for index, converters, expression in part.converters:
             value = row[index]
             for converter in converters:
-                value = converter(value, expression, connection)
+                value = converter(value, expression, _backend())
             row[index] = value
     objects: dict[str, models.Model | None] = {}
     for part in parts:
@@ -154,7 +165,7 @@ def _models(row: list[Any], parts: tuple[_Part, ...]) -> Conversation:
         if part.path and values[pk_index] is None:
             instance = None
         else:
-            instance = part.model.from_db(connection.alias, [f.attname for f in part.fields], values)
+            instance = part.model.from_db(_backend().alias, [f.attname for f in part.fields], values)
         objects[part.path] = instance
         if part.path:
             parent = objects[part.parent]
@@ -273,7 +284,7 @@ def _write(sets: tuple[tuple[str, str], ...], rows_from: str = "") -> tuple[_Sql
     of that relation (the locking read of ``send_one``) instead of one."""
     from ..models import Message
 
-    quote = connection.ops.quote_name
+    quote = _backend().ops.quote_name
     fields = tuple(f for f in Message._meta.concrete_fields if not f.primary_key)
     table = quote(Conversation._meta.db_table)
     values = _Sql(", ".join(["%s"] * len(fields)), fields)
@@ -293,7 +304,7 @@ def _write(sets: tuple[tuple[str, str], ...], rows_from: str = "") -> tuple[_Sql
 
 def _params(sql: _Sql, message: models.Model, **named: Any) -> list[Any]:
     params = [
-        None if isinstance(slot, str) else slot.get_db_prep_save(slot.pre_save(message, True), connection)
+        None if isinstance(slot, str) else slot.get_db_prep_save(slot.pre_save(message, True), _backend())
         for slot in sql.slots
     ]
     # ``{now}`` is the message's time as stored (``pre_save`` above set it).
@@ -304,13 +315,13 @@ def _params(sql: _Sql, message: models.Model, **named: Any) -> list[Any]:
 def _inserted(message: models.Model, pk: int) -> None:
     message.pk = pk
     message._state.adding = False
-    message._state.db = connection.alias
+    message._state.db = _backend().alias
 
 
 def _convert(field: models.Field, value: Any) -> Any:
     expression = field.get_col(Conversation._meta.db_table)
-    for converter in connection.ops.get_db_converters(expression) + expression.get_db_converters(connection):
-        value = converter(value, expression, connection)
+    for converter in _backend().ops.get_db_converters(expression) + expression.get_db_converters(_backend()):
+        value = converter(value, expression, _backend())
     return value
 
 
@@ -324,7 +335,7 @@ def store_message(message: models.Model, conversation: Conversation, *, preview:
     sets = counters(message.sender_type, message.kind)
     ins, update = _write(sets)
     fields = [Conversation._meta.get_field(name) for name, _ in sets]
-    quote = connection.ops.quote_name
+    quote = _backend().ops.quote_name
     table = quote(Conversation._meta.db_table)
     returning = ", ".join([f"ins.{quote('id')}", *(f"{table}.{quote(f.column)}" for f in fields)])
     sql = _sql("WITH ") + ins + " " + update + f" RETURNING {returning}"
@@ -356,7 +367,7 @@ class Sent:
 
 @cache
 def _one_statement(sets: tuple[tuple[str, str], ...]) -> tuple[_Sql, tuple[_Part, ...], int]:
-    quote = connection.ops.quote_name
+    quote = _backend().ops.quote_name
     table = quote(Conversation._meta.db_table)
     pk, status = quote(Conversation._meta.pk.column), quote("status")
     ins, update = _write(sets, rows_from="c WHERE c.flood < {limit}")
