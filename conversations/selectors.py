@@ -100,6 +100,16 @@ def conversation_get_for_contact(*, contact: Contact, conversation_id: int) -> C
         raise NotFound("No such conversation.") from None
 
 
+def conversation_open_for_contact(*, contact: Contact) -> Conversation | None:
+    """The visitor's open conversation (the newest not closed), or None."""
+    return (
+        Conversation.objects.filter(account_id=contact.account_id, contact=contact)
+        .exclude(status=Conversation.Status.CLOSED)
+        .order_by("-created_at")
+        .first()
+    )
+
+
 def conversation_list(
     *,
     membership: Membership,

@@ -20,6 +20,7 @@ from core.exceptions import NotFound, PermissionDenied, ValidationError
 
 from .. import events
 from ..models import Contact, Conversation, PageView
+from ..selectors import conversation_open_for_contact
 
 TOKEN_SALT = "charla.visitor"
 PENDING_CONTEXT_TTL = 60 * 60 * 24
@@ -119,12 +120,7 @@ def contact_context_set(*, contact: Contact, context: Any) -> Conversation | Non
     card = clean_context(context)
     if not card:
         raise ValidationError(_("A context card needs a title."), field="context")
-    conversation = (
-        Conversation.objects.filter(account_id=contact.account_id, contact=contact)
-        .exclude(status=Conversation.Status.CLOSED)
-        .order_by("-created_at")
-        .first()
-    )
+    conversation = conversation_open_for_contact(contact=contact)
     if conversation is None:
         cache.set(_pending_context_key(contact.pk), card, timeout=PENDING_CONTEXT_TTL)
         return None

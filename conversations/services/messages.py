@@ -28,7 +28,7 @@ from core.metrics import messages_total
 
 from .. import events, signals
 from ..models import Attachment, Contact, Conversation, Message
-from ..selectors import Viewer, viewer_for
+from ..selectors import Viewer, conversation_open_for_contact, viewer_for
 from ._send_lock import Sent, lock_conversation, send_one, send_one_async, store_message
 from .contacts import contact_pending_context
 from .conversations import conversation_assign, conversation_start
@@ -568,12 +568,7 @@ def contact_message_send(
             )
             if twin is not None:
                 return SendResult(_existing(twin, client_id), False)
-        conversation = (
-            Conversation.objects.filter(account_id=contact.account_id, contact=contact)
-            .exclude(status=Conversation.Status.CLOSED)
-            .order_by("-created_at")
-            .first()
-        )
+        conversation = conversation_open_for_contact(contact=contact)
         if conversation is None:
             conversation = conversation_start(contact=contact, context=context or contact_pending_context(contact))
         return message_send(conversation=conversation, **send)
