@@ -50,17 +50,35 @@ if os.environ.get("BENCH_SWITCH_INTERVAL"):
 _DIRECT_DISPATCH = os.environ.get("BENCH_FLOOR_DISPATCH", "direct") != "channels"
 
 
+_INSERT_SQL = "INSERT INTO bench_floor (room, client_id, body) VALUES (%s, %s, %s) RETURNING id, created_at"
+
+
 def _insert(room: int, client_id: str, body: str) -> tuple[int, str]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO bench_floor (room, client_id, body) VALUES (%s, %s, %s) RETURNING id, created_at",
+            _INSERT_SQL,
             [room, client_id, body],
         )
         row_id, created_at = cursor.fetchone()
     return row_id, created_at.isoformat()
 
 
-insert_row = database_sync_to_async(_insert, thread_sensitive=_THREAD_SENSITIVE)
+_insert_on_thread = database_sync_to_async(_insert, thread_sensitive=_THREAD_SENSITIVE)
+
+# BENCH_FLOOR_DB=loop inserts from the event loop on ``core.adb``'s async pool
+# (what Charla's visitor send uses since session 4), for a floor with the same tool.
+_ON_LOOP = os.environ.get("BENCH_FLOOR_DB", "thread") == "loop"
+async def _insert_on_loop(room: int, client_id: str, body: str) -> tuple[int, str]:
+    from core import adb
+
+    pool = await adb.pool()
+    async with pool.connection() as aconnection:
+        cursor = await aconnection.execute(_INSERT_SQL, [room, client_id, body], prepare=True)
+        row_id, created_at = await cursor.fetchone()
+    return row_id, created_at.isoformat()
+
+
+insert_row = _insert_on_loop if _ON_LOOP else _insert_on_thread
 
 
 class FloorConsumer(AsyncWebsocketConsumer):

@@ -122,8 +122,10 @@ VARIANTS = [
     # Floor only: what Channels' defaults cost (see bench/floor_app.py).
     Variant("floor-channels-dispatch", env={"BENCH_FLOOR_DISPATCH": "channels"}),
     Variant("floor-thread-sensitive", env={"BENCH_FLOOR_THREAD_SENSITIVE": "1"}),
+    # Floor only: the insert from the event loop on core.adb's pool, as Charla's visitor send does.
+    Variant("floor-loop-insert", env={"BENCH_FLOOR_DB": "loop"}, db="core.adb async pool, on the loop"),
 ]
-FLOOR_ONLY = {"floor-channels-dispatch", "floor-thread-sensitive"}
+FLOOR_ONLY = {"floor-channels-dispatch", "floor-thread-sensitive", "floor-loop-insert"}
 BOTH_APPS = {"daphne", "uvicorn-sansio", "core-layer", "no-pool-persistent", "no-pool-age0"}
 
 
