@@ -46,8 +46,17 @@ def targets(doc: dict) -> list[list[Any]]:
         f = _runs(doc, variant="baseline", app="floor", mode="closed", conversations=n)
         if c and f and f[0]["throughput_acks"]:
             ratio = c[0]["throughput_acks"] / f[0]["throughput_acks"]
-            rows.append([f"saturation ≥ 50 % of floor ({n} conversations)",
+            # The baseline floor inserts on a worker thread; Charla's visitor send runs
+            # on the loop: the variant floor-loop-insert is the floor with the same tool.
+            rows.append([f"saturation ≥ 50 % of floor, insert on a thread ({n} conversations)",
                          f"{c[0]['throughput_acks']:.0f} / {f[0]['throughput_acks']:.0f} msg/s = {ratio:.0%}",
+                         ("met against this floor (see floor-loop-insert)" if ratio >= 0.5 else "MISSED")])
+    for f in _runs(doc, variant="floor-loop-insert", app="floor", mode="closed"):
+        c = _runs(doc, variant="baseline", app="charla", mode="closed", conversations=f["conversations"])
+        if c and f["throughput_acks"]:
+            ratio = c[0]["throughput_acks"] / f["throughput_acks"]
+            rows.append([f"saturation ≥ 50 % of floor, insert on the loop ({f['conversations']} conversations)",
+                         f"{c[0]['throughput_acks']:.0f} / {f['throughput_acks']:.0f} msg/s = {ratio:.0%}",
                          "met" if ratio >= 0.5 else "MISSED"])
     for idle in doc.get("idle", []):
         if idle["app"] == "charla":
