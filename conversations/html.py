@@ -46,12 +46,6 @@ def _hm(value: Any) -> str:
     return hm(template_localtime(value)) if value else ""
 
 
-def _s(value: Any) -> str:
-    """A value as the templates printed it (``None`` as "None", numbers with
-    ``localize off``), escaped."""
-    return esc(value)
-
-
 # --- A conversation's row in the list ------------------------------------------------
 
 def conversation_row(conversation: Any, active_id: Any = None) -> SafeString:
@@ -59,11 +53,11 @@ def conversation_row(conversation: Any, active_id: Any = None) -> SafeString:
     contact = c.contact
     assignee = c.assignee
     url = esc(conversation_url(c.pk))
-    contact_id = _s(contact.pk)
+    contact_id = esc(contact.pk)
     name = contact.display_name
     current = ' aria-current="true"' if active_id and c.pk == active_id else ""
     parts = [
-        f'<a class="conv-row{" is-unread" if c.unread_agent else ""}" id="conv-row-{_s(c.pk)}" href="{url}" '
+        f'<a class="conv-row{" is-unread" if c.unread_agent else ""}" id="conv-row-{esc(c.pk)}" href="{url}" '
         f'hx-get="{url}" {row_data(c)}{current}>\n'
         f'  <span class="conv-row__avatar avatar" style="--avatar-bg: {esc(colour(contact.pk))}">'
         f'{esc(initials(name) or "#")}<span class="presence-dot" data-contact-online="{contact_id}" '
@@ -80,7 +74,7 @@ def conversation_row(conversation: Any, active_id: Any = None) -> SafeString:
         f'{_icon(channel_icon(c.channel), "icon--xs", "")}</span>\n      ',
     ]
     if c.priority >= 2:
-        priority = _s(c.priority)
+        priority = esc(c.priority)
         parts.append(
             f'<span class="pill pill--priority-{priority}" data-i18n="priority_{priority}">'
             f'{esc(label(c, "priority"))}</span>'
@@ -116,7 +110,7 @@ def conversation_row(conversation: Any, active_id: Any = None) -> SafeString:
     parts.append(
         "\n"
         f'      <span class="conv-row__unread" data-unread-badge{"" if c.unread_agent else " hidden"}>'
-        f'{_s(c.unread_agent)}</span>\n'
+        f'{esc(c.unread_agent)}</span>\n'
         '    </span>\n'
         '  </span>\n'
         '</a>\n'
@@ -133,7 +127,7 @@ def message_bubble(message: Any) -> SafeString:
         created = iso(m.created_at)
         lock = _icon("lock", "icon--xs", "") if payload.get("internal") else ""
         return mark_safe(
-            f'<div class="msg msg--system" id="msg-{_s(m.pk)}" data-message-id="{_s(m.pk)}" data-sender="system" '
+            f'<div class="msg msg--system" id="msg-{esc(m.pk)}" data-message-id="{esc(m.pk)}" data-sender="system" '
             f'data-kind="system" data-created-at="{created}"><div class="msg-system">{lock}'
             f'<span class="msg-system__text">{esc(m.content)}</span><time class="msg-system__time" '
             f'datetime="{created}" data-time>{_hm(m.created_at)}</time></div></div>\n'
@@ -142,7 +136,7 @@ def message_bubble(message: Any) -> SafeString:
     name = sender_name(m)
     note = m.kind == "note"
     modifier = " msg--note" if note else (" msg--auto" if sender == "system" else "")
-    parts = [f'<div class="msg msg--{esc(sender)}{modifier}" id="msg-{_s(m.pk)}" {message_data(m)}>\n  ']
+    parts = [f'<div class="msg msg--{esc(sender)}{modifier}" id="msg-{esc(m.pk)}" {message_data(m)}>\n  ']
     if sender in ("bot", "system"):
         icon = _icon("bot" if sender == "bot" else "zap", "icon--sm", "")
         parts.append(f'<span class="msg__avatar avatar avatar--sm avatar--bot">{icon}</span>')

@@ -88,9 +88,7 @@ def is_live_here(kind: str, subject_id: int) -> bool:
 def is_live(kind: str, subject_id: int) -> bool:
     """Whether the subject has a live socket: at once when it has one in this
     process, otherwise from Redis (sockets of other processes)."""
-    if _here.get((kind, subject_id)):
-        return True
-    return live_count(kind, subject_id) > 0
+    return is_live_here(kind, subject_id) or live_count(kind, subject_id) > 0
 
 
 def live_subjects(kind: str, subject_ids: list[int]) -> set[int]:

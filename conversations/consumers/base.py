@@ -9,7 +9,6 @@ the channel layer are only filtered and forwarded.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import deque
@@ -27,6 +26,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from core import exceptions as domain
+from core.background import run_later, wait_background  # noqa: F401 - the consumers' and tests' import
 from core.metrics import deliveries_total, delivery_latency, ws_connections
 from core.realtime import HANDLER_TYPE, build_frame
 
@@ -39,32 +39,6 @@ DEFAULT_MAX_FRAME_BYTES = 64 * 1024
 RECENT_FRAME_IDS = 512
 #: Channel-layer events a socket handles in one turn of the loop at most.
 DRAIN_MAX = 64
-
-#: Tasks that outlive their socket (the presence grace). Strong references,
-#: or the loop could collect a sleeping task.
-_background: set[asyncio.Task] = set()
-
-
-def run_later(delay: float, job: Callable[[], Awaitable[Any]]) -> asyncio.Task:
-    async def runner() -> None:
-        if delay > 0:
-            await asyncio.sleep(delay)
-        try:
-            await job()
-        except Exception:
-            logger.exception("background socket job failed")
-
-    task = asyncio.get_running_loop().create_task(runner())
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-    return task
-
-
-async def wait_background() -> None:
-    """Let pending grace jobs finish (tests, graceful shutdown)."""
-    while _background:
-        await asyncio.gather(*list(_background), return_exceptions=True)
-
 
 def hop(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     """Run ``fn`` in a worker thread with fresh database connections.

@@ -64,7 +64,7 @@ def _send(contact: Contact, **kwargs: Any) -> dict[str, Any]:
     return _ack(contact_send_checked(contact, **kwargs))
 
 
-async def _send_on_loop(contact: Contact, *, context: Any = None, **kwargs: Any) -> dict[str, Any] | None:
+async def _send_on_loop(contact: Contact, **kwargs: Any) -> dict[str, Any] | None:
     """The usual message — into the visitor's open chat — sent from the
     event loop (``services.contact_message_send_async``); None when the send
     needs the worker-thread path (``_send``)."""

@@ -111,13 +111,25 @@ def _joined(*, outer: bool, only: dict[str, tuple[str, ...]] | None = None) -> t
             fields = tuple(f for f in fields if f.name in only[path])
         converters = []
         for offset, field in enumerate(fields):
-            expression = field.get_col(alias)
-            found = tuple(_backend().ops.get_db_converters(expression) + expression.get_db_converters(_backend()))
+            expression, found = _converters(field, alias)
             if found:
                 converters.append((len(columns) + offset, found, expression))
         parts.append(_Part(path, parent, relation, model, alias, len(columns), fields, tuple(converters)))
         columns += [f"{alias}.{quote(field.column)}" for field in fields]
     return columns, " ".join(joins), tuple(parts)
+
+
+def _converters(field: models.Field, alias: str) -> tuple[Any, tuple[Any, ...]]:
+    """The column expression of ``field`` and the converters its value from
+    the database goes through (as the ORM applies them)."""
+    expression = field.get_col(alias)
+    return expression, tuple(_backend().ops.get_db_converters(expression) + expression.get_db_converters(_backend()))
+
+
+def _convert(value: Any, expression: Any, converters: tuple[Any, ...]) -> Any:
+    for converter in converters:
+        value = converter(value, expression, _backend())
+    return value
 
 
 @cache
@@ -154,10 +166,7 @@ def _models(row: list[Any], parts: tuple[_Part, ...]) -> Conversation:
     """The conversation of ``row`` (see ``_joined``), its relations cached."""
     for part in parts:
         for index, converters, expression in part.converters:
-            value = row[index]
-            for converter in converters:
-                value = converter(value, expression, _backend())
-            row[index] = value
+            row[index] = _convert(row[index], expression, converters)
     objects: dict[str, models.Model | None] = {}
     for part in parts:
         values = row[part.start : part.start + len(part.fields)]
@@ -318,11 +327,18 @@ def _inserted(message: models.Model, pk: int) -> None:
     message._state.db = _backend().alias
 
 
-def _convert(field: models.Field, value: Any) -> Any:
-    expression = field.get_col(Conversation._meta.db_table)
-    for converter in _backend().ops.get_db_converters(expression) + expression.get_db_converters(_backend()):
-        value = converter(value, expression, _backend())
-    return value
+@cache
+def _store_statement(sets: tuple[tuple[str, str], ...]) -> tuple[_Sql, tuple[tuple[str, Any, tuple[Any, ...]], ...]]:
+    """``store_message``'s statement for ``sets``, and what it returns after
+    the message's id: each changed field's attribute, expression and
+    converters."""
+    quote = _backend().ops.quote_name
+    table = Conversation._meta.db_table
+    ins, update = _write(sets)
+    fields = [Conversation._meta.get_field(name) for name, _ in sets]
+    returning = ", ".join([f"ins.{quote('id')}", *(f"{quote(table)}.{quote(f.column)}" for f in fields)])
+    returned = tuple((f.attname, *_converters(f, table)) for f in fields)
+    return _sql("WITH ") + ins + " " + update + f" RETURNING {returning}", returned
 
 
 def store_message(message: models.Model, conversation: Conversation, *, preview: str, window: timedelta) -> bool:
@@ -332,13 +348,7 @@ def store_message(message: models.Model, conversation: Conversation, *, preview:
     savepoint; ``conversation`` then holds the new values. ``False``, and
     nothing written, when the message's ``client_id`` is already stored in
     its conversation. ``window``: the flood limit's."""
-    sets = counters(message.sender_type, message.kind)
-    ins, update = _write(sets)
-    fields = [Conversation._meta.get_field(name) for name, _ in sets]
-    quote = _backend().ops.quote_name
-    table = quote(Conversation._meta.db_table)
-    returning = ", ".join([f"ins.{quote('id')}", *(f"{table}.{quote(f.column)}" for f in fields)])
-    sql = _sql("WITH ") + ins + " " + update + f" RETURNING {returning}"
+    sql, returned = _store_statement(counters(message.sender_type, message.kind))
     with _cursor() as cursor:
         cursor.execute(
             sql.text, _params(sql, message, preview=preview[:200], window=window, conversation=conversation.pk)
@@ -347,22 +357,31 @@ def store_message(message: models.Model, conversation: Conversation, *, preview:
     if row is None:
         return False
     _inserted(message, row[0])
-    for field, value in zip(fields, row[1:], strict=True):
-        setattr(conversation, field.attname, _convert(field, value))
+    for (attname, expression, converters), value in zip(returned, row[1:], strict=True):
+        setattr(conversation, attname, _convert(value, expression, converters))
     return True
 
 
 @dataclass(frozen=True)
 class Sent:
-    """What :func:`send_one` did. ``conversation`` is None when there is no
-    open conversation of that id, account and contact (nothing written).
-    Otherwise ``created`` is False when nothing was written: a retried
-    ``client_id``, or ``flooded`` (the visitor's ``limit`` was reached)."""
+    """What :func:`send_one` did. ``found``: the visitor's open conversation
+    of that id exists (otherwise nothing was written). ``conversation`` is
+    it, as stored, when the message was ``created``; nothing is written when
+    the visitor is ``flooded`` (over their ``limit``) or for a retried
+    ``client_id`` (``retry``)."""
 
-    conversation: Conversation | None
-    created: bool = False
+    found: bool
+    conversation: Conversation | None = None
     flooded: bool = False
     status_before: str = ""
+
+    @property
+    def created(self) -> bool:
+        return self.conversation is not None
+
+    @property
+    def retry(self) -> bool:
+        return self.found and not self.created and not self.flooded
 
 
 @cache
@@ -394,12 +413,13 @@ def send_one(message: models.Model, *, account_id: int, contact_id: int, preview
     then the conversation read back with what its events show (as
     :func:`lock_conversation` loads it). :func:`send_one_async` is the same
     on an asynchronous connection."""
-    sql, params = _one_params(message, account_id=account_id, contact_id=contact_id, preview=preview,
-                              window=window, limit=limit)
+    statement = _one_statement(counters(message.sender_type, message.kind))
+    params = _one_params(statement[0], message, account_id=account_id, contact_id=contact_id, preview=preview,
+                         window=window, limit=limit)
     with _cursor() as cursor:
-        cursor.execute(sql.text, params)
+        cursor.execute(statement[0].text, params)
         row = cursor.fetchone()
-    return _sent(message, row, account_id=account_id, limit=limit)
+    return _sent(statement, message, row, limit=limit)
 
 
 async def send_one_async(aconnection: Any, message: models.Model, *, account_id: int, contact_id: int, preview: str,
@@ -407,32 +427,32 @@ async def send_one_async(aconnection: Any, message: models.Model, *, account_id:
     """:func:`send_one` on a ``psycopg.AsyncConnection`` (``core.adb``),
     from the event loop: the same statement, the same parameters, the same
     reading of its row."""
-    sql, params = _one_params(message, account_id=account_id, contact_id=contact_id, preview=preview,
-                              window=window, limit=limit)
-    cursor = await aconnection.execute(sql.text, params, prepare=True)
+    statement = _one_statement(counters(message.sender_type, message.kind))
+    params = _one_params(statement[0], message, account_id=account_id, contact_id=contact_id, preview=preview,
+                         window=window, limit=limit)
+    cursor = await aconnection.execute(statement[0].text, params, prepare=True)
     row = await cursor.fetchone()
-    return _sent(message, row, account_id=account_id, limit=limit)
+    return _sent(statement, message, row, limit=limit)
 
 
-def _one_params(message: models.Model, *, account_id: int, contact_id: int, preview: str, window: timedelta,
-                limit: int | None) -> tuple[_Sql, list[Any]]:
-    sql, _parts, _width = _one_statement(counters(message.sender_type, message.kind))
-    return sql, _params(
+def _one_params(sql: _Sql, message: models.Model, *, account_id: int, contact_id: int, preview: str,
+                window: timedelta, limit: int | None) -> list[Any]:
+    return _params(
         sql, message, conversation=message.conversation_id, account=account_id, contact=contact_id,
         preview=preview[:200], window=window, limit=_NO_LIMIT if limit is None else limit,
     )
 
 
-def _sent(message: models.Model, row: Any, *, account_id: int, limit: int | None) -> Sent:
+def _sent(statement: tuple[_Sql, tuple[_Part, ...], int], message: models.Model, row: Any, *,
+          limit: int | None) -> Sent:
     if row is None:
-        return Sent(None)
-    _sql_, parts, width = _one_statement(counters(message.sender_type, message.kind))
+        return Sent(found=False)
+    _sql_, parts, width = statement
     status_before, flood, message_id = row[width], row[width + 1], row[width + 2]
     if message_id is None:
-        bare = Conversation(pk=message.conversation_id, account_id=account_id, status=status_before)
-        return Sent(bare, flooded=limit is not None and flood >= limit, status_before=status_before)
+        return Sent(found=True, flooded=limit is not None and flood >= limit, status_before=status_before)
     _inserted(message, message_id)
-    return Sent(_models(list(row[:width]), parts), created=True, status_before=status_before)
+    return Sent(found=True, conversation=_models(list(row[:width]), parts), status_before=status_before)
 
 
 _NO_LIMIT = 2**31 - 1

@@ -3,10 +3,8 @@ attachments."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import io
-import logging
 import mimetypes
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Membership
 from core import presence, realtime
+from core.background import run_later
 from core.exceptions import NotFound, PermissionDenied, RateLimited, ValidationError
 from core.metrics import messages_total
 
@@ -32,8 +31,6 @@ from ..selectors import Viewer, conversation_open_for_contact, viewer_for
 from ._send_lock import Sent, lock_conversation, send_one, send_one_async, store_message
 from .contacts import contact_pending_context
 from .conversations import conversation_assign, conversation_start
-
-logger = logging.getLogger(__name__)
 
 ALLOWED_KINDS = {
     Message.Sender.CONTACT: {Message.Kind.TEXT, Message.Kind.IMAGE, Message.Kind.DOCUMENT, Message.Kind.LOCATION},
@@ -280,7 +277,7 @@ def _send_locked(
 
     now = timezone.now()
     message = _new_message(
-        conversation, sender_type=sender_type, membership=membership, kind=kind, content=content, payload=payload,
+        account_id=conversation.account_id, conversation_id=conversation.pk, sender_type=sender_type, membership=membership, kind=kind, content=content, payload=payload,
         client_id=client_id, external_id=external_id, status=status, now=now,
     )
     before = events.audience_of(conversation)
@@ -321,12 +318,13 @@ def _clean(sender_type: str, kind: str, content: Any, payload: Any) -> tuple[str
     return kind, _clean_content(content), _clean_payload(kind, payload)
 
 
-def _new_message(conversation: Conversation, *, sender_type: str, membership: Membership | None, kind: str,
-                 content: str, payload: dict, client_id: str, external_id: str = "",
+def _new_message(*, account_id: int, conversation_id: int, sender_type: str, membership: Membership | None,
+                 kind: str, content: str, payload: dict, client_id: str, external_id: str = "",
                  status: str = Message.Status.SENT, now) -> Message:
+    """A message to store (its conversation is attached once stored: ``_stored``)."""
     return Message(
-        account_id=conversation.account_id,
-        conversation=conversation,
+        account_id=account_id,
+        conversation_id=conversation_id,
         sender_type=sender_type,
         sender_membership=membership if sender_type == Message.Sender.AGENT else None,
         kind=kind,
@@ -369,7 +367,7 @@ def _contact_send_in_one(contact: Contact, *, conversation_id: int, client_id: s
     message, statement = _one_statement_send(contact, conversation_id=conversation_id, client_id=client_id,
                                              content=content, kind=kind, payload=payload, flood_limit=flood_limit)
     sent = send_one(message, **statement)
-    if sent.conversation is not None and not sent.created and not sent.flooded:
+    if sent.retry:
         return SendResult(_existing(conversation_id, client_id), False)
     result = _one_statement_sent(contact, message, sent)
     if result is not None:
@@ -379,14 +377,16 @@ def _contact_send_in_one(contact: Contact, *, conversation_id: int, client_id: s
 
 async def contact_message_send_async(
     *, contact: Contact, conversation_id: Any, client_id: Any = "", content: Any = "", kind: str = Message.Kind.TEXT,
-    payload: Any = None, attachment_ids: Iterable[Any] = (), flood_limit: int | None = None,
+    payload: Any = None, attachment_ids: Iterable[Any] = (), context: dict | None = None,
+    flood_limit: int | None = None,
 ) -> SendResult | None:
     """:func:`contact_message_send` from the event loop, for the usual case
     only: the one statement on the loop's own connection (``core.adb``),
     then the same events. ``None`` when the send needs anything else (no
     conversation id, attachments, a closed or unknown conversation, a
     retried ``client_id``): the caller runs :func:`contact_message_send` on
-    a worker thread, which answers every case.
+    a worker thread, which answers every case. (``context`` matters only
+    when a conversation starts, which this path never does.)
 
     The same functions prepare the statement and read its row as on the
     synchronous path (``_one_statement_send``/``_one_statement_sent``): only
@@ -408,14 +408,15 @@ async def contact_message_send_async(
     pool = await adb.pool()
     async with pool.connection() as aconnection:
         sent = await send_one_async(aconnection, message, **statement)
-    if sent.conversation is not None and not sent.created and not sent.flooded:
-        return None  # a retry: the worker thread reads the stored twin
+    if sent.retry:
+        return None  # the worker thread reads the stored twin
     result = _one_statement_sent(contact, message, sent)
     if result is not None:
         conversation = result.message.conversation
         messages_total.labels(sender=message.sender_type).inc()
         if signals.message_received.has_listeners() or _offline_email_possible(message, conversation, local=True):
-            _in_background(database_sync_to_async(_after_commit_job, thread_sensitive=False)(message, conversation))
+            job = database_sync_to_async(_after_commit_job, thread_sensitive=False)
+            run_later(0, lambda: job(message, conversation))
     return result
 
 
@@ -426,32 +427,15 @@ def _holds_configuration(contact: Contact) -> bool:
     return Contact.account.is_cached(contact) and Contact.site.is_cached(contact)
 
 
-_background: set[asyncio.Task] = set()
-
-
-def _in_background(job: Any) -> None:
-    """Run ``job`` (a coroutine) without waiting for it, logging a failure."""
-    task = asyncio.ensure_future(job)
-    _background.add(task)
-
-    def done(finished: asyncio.Task) -> None:
-        _background.discard(finished)
-        if not finished.cancelled() and finished.exception() is not None:
-            logger.error("after-commit job failed", exc_info=finished.exception())
-
-    task.add_done_callback(done)
-
-
 def _one_statement_send(contact: Contact, *, conversation_id: int, client_id: str, content: Any, kind: str,
                         payload: Any, flood_limit: int | None) -> tuple[Message, dict[str, Any]]:
     """The message of a one-statement send, checked, and the statement's arguments."""
     kind, content, payload = _clean(Message.Sender.CONTACT, kind, content, payload)
     if not content and kind == Message.Kind.TEXT:
         raise ValidationError(_("A message cannot be empty."), field="content", code="empty")
-    now = timezone.now()
-    message = Message(
+    message = _new_message(
         account_id=contact.account_id, conversation_id=conversation_id, sender_type=Message.Sender.CONTACT,
-        kind=kind, content=content, payload=payload, client_id=client_id, status=Message.Status.SENT, sent_at=now,
+        membership=None, kind=kind, content=content, payload=payload, client_id=client_id, now=timezone.now(),
     )
     statement = {
         "account_id": contact.account_id, "contact_id": contact.pk, "preview": content or f"[{kind}]",
@@ -465,7 +449,7 @@ def _one_statement_sent(contact: Contact, message: Message, sent: Sent) -> SendR
     (published at once: the statement has committed), ``RateLimited`` when
     the visitor is over their limit, ``None`` when there was no open
     conversation of theirs. A retried ``client_id`` is the caller's."""
-    if sent.conversation is None:
+    if not sent.found:
         return None
     if sent.flooded:
         raise _too_fast()
