@@ -51,7 +51,7 @@ def start(pid: int, seconds: float, out: Path) -> subprocess.Popen:
     exe = str(benv.VENV_BIN / "py-spy") if (benv.VENV_BIN / "py-spy").exists() else "py-spy"
     out.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
-        [exe, "record", "--gil", "--nonblocking", "-r", "200", "-p", str(pid), "-d", str(int(seconds)),
+        [exe, "record", "--gil", "--nonblocking", "-r", "500", "-p", str(pid), "-d", str(int(seconds)),
          "-f", "raw", "-o", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

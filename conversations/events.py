@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from core import realtime
+from core import presence, realtime
 
 from . import html
 from .models import Attachment, Conversation, Message
@@ -189,23 +189,45 @@ def _agent_groups(conversation: Conversation) -> list[str]:
     return groups
 
 
-def publish_message(message: Message, *, event: str = "message.created") -> None:
+def publish_message(message: Message, *, event: str = "message.created", sender_channel: str | None = None,
+                    with_conversation: bool = False, to_contact: bool = True) -> None:
+    """``event`` for ``message`` to the visitor's tabs and to the agents who
+    see its conversation. ``sender_channel``: the visitor's socket that sent
+    it (its ack carried the message): only their other tabs get it, and
+    nothing is published when that socket is their only one.
+
+    ``with_conversation``: the message changed its conversation (counters,
+    preview, times) but not who sees it. The agents' copy then carries the
+    conversation's new state too (``conversation``, its list row as
+    ``row_html``) and goes to the conversation's audience groups as well —
+    one frame per agent socket instead of ``message.created`` followed by
+    ``conversation.updated`` — and the visitor's tabs get their
+    ``conversation.updated`` unless ``to_contact`` is false (nothing they
+    see changed). Otherwise the caller publishes the conversation.
+
+    The visitor's copies go first, so that under load the agents' events of
+    consecutive messages sit next to each other in a batch and travel to
+    their groups bundled (``core.channel_layer``)."""
     conversation = message.conversation
     data = message_data(message)
     meta = conversation_meta(conversation)
-    realtime.publish_on_commit(
-        groups=_agent_groups(conversation),
-        event=event,
-        data={"message": data, "html": render_message_html(message)},
-        meta={**meta, "audience": "agents"},
-    )
     if is_visible_to_contact(message):
         realtime.publish_on_commit(
             groups=[realtime.group_contact(conversation.contact_id)],
             event=event,
             data={"message": data},
             meta={**meta, "audience": "contact"},
+            others_of=presence.others_of("contact", conversation.contact_id, sender_channel) if sender_channel else None,
         )
+    groups = _agent_groups(conversation)
+    agents = {"message": data, "html": render_message_html(message)}
+    if with_conversation:
+        if to_contact:
+            _publish_to_contact(conversation, meta)
+        groups = list(dict.fromkeys(groups + _audience_groups(conversation.account_id, **audience_of(conversation))))
+        agents["conversation"] = conversation_data(conversation)
+        agents["row_html"] = render_conversation_row_html(conversation)
+    realtime.publish_on_commit(groups=groups, event=event, data=agents, meta={**meta, "audience": "agents"})
 
 
 def audience_of(conversation: Conversation) -> dict[str, Any]:
@@ -259,8 +281,11 @@ def publish_conversation(
         # assignee), who get the update even when they can no longer see it.
         meta={**meta, "audience": "agents", "member_ids": member_ids},
     )
-    if not to_contact:
-        return
+    if to_contact:
+        _publish_to_contact(conversation, meta, event=event)
+
+
+def _publish_to_contact(conversation: Conversation, meta: dict[str, Any], *, event: str = "conversation.updated") -> None:
     realtime.publish_on_commit(
         groups=[realtime.group_contact(conversation.contact_id)],
         event=event,

@@ -10,7 +10,7 @@ the two took 14 % of a message's server CPU on the real-time bench; here
 they are plain string building (docs/decisions.md, "The live fragments are
 rendered in Python").
 
-Everything shown is escaped (``conditional_escape``) unless it is already
+Everything shown is escaped (``esc``: ``conditional_escape``'s result) unless it is already
 safe markup (icons, ``row_data``/``message_data``); text filters are
 Django's own (``urlize``, ``linebreaksbr``, ``floatformat``,
 ``filesizeformat``); times are shown in the current time zone as the
@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.template.defaultfilters import filesizeformat, floatformat, linebreaksbr, urlize
-from django.utils.html import conditional_escape as esc
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
@@ -32,6 +31,7 @@ from .templatetags.inbox import (
     channel_icon,
     colour,
     conversation_url,
+    esc,
     hm,
     initials,
     iso,

@@ -10,6 +10,23 @@ messages — in one pipelined round trip. ``core.realtime`` feeds it from one
 is on the wire into the next one (docs/decisions.md, "One round trip per
 batch of events").
 
+Two more savings on the receiving side, where each Redis message costs every
+process that subscribes to it a parse, a queue hand-off per local socket and
+a consumer turn:
+
+* **Bundles.** Events of a batch that go to the same group one after the
+  other (a visitor's message and the conversation's new state, both for the
+  assignee's ``member.<id>``) travel as one Redis message, a
+  :data:`BUNDLE_TYPE` message the consumers unpack (``RealtimeConsumer``).
+  Only adjacent publishes are merged, so every socket sees events in the
+  order they were sent; the groups of one event are ordered so that the one
+  it shares with its neighbours sits next to them.
+* **Only for the others** (:class:`OthersOf`). An event meant for a
+  subject's sockets except the one that caused it (a visitor's message, for
+  their other tabs: the sending tab has the ack) is published by a Lua
+  script in the same pipeline, which skips the ``PUBLISH`` when that socket
+  is the subject's only live one (``core.presence``'s sorted set).
+
 Everything else (subscriptions, delivery, reconnects) is the library's.
 """
 
@@ -18,12 +35,66 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
 from channels_redis.utils import _wrap_close
 
 logger = logging.getLogger(__name__)
+
+#: The type of a message that carries several (``"messages"``), in order.
+BUNDLE_TYPE = "layer.bundle"
+#: Events in one bundle at most (a socket handles a bundle in one turn).
+BUNDLE_MAX = 32
+
+
+class OthersOf(NamedTuple):
+    """The event is for the sockets of a subject other than ``channel``:
+    ``key`` is the subject's live sockets (a sorted set of channel names,
+    ``core.presence``). Not published when ``channel`` is its only member.
+
+    Safe against a socket that connects meanwhile: the check runs after the
+    write committed, and a socket registers itself before it subscribes and
+    reads what it missed (``resume``), so one that the check does not see
+    reads the write from the database."""
+
+    key: str
+    channel: str
+
+
+#: KEYS[1]: the subject's live sockets; ARGV: Redis channel, payload, the sender's channel name.
+_OTHERS_OF_LUA = """
+if redis.call('ZCARD', KEYS[1]) == 1 and redis.call('ZSCORE', KEYS[1], ARGV[3]) then return 0 end
+return redis.call('PUBLISH', ARGV[1], ARGV[2])
+"""
+
+
+class Outgoing(NamedTuple):
+    """One event to publish: to ``groups``, ``event`` its name for logs,
+    ``others_of`` when only the subject's other sockets want it."""
+
+    groups: list[str]
+    message: dict[str, Any]
+    event: str = ""
+    others_of: OthersOf | None = None
+
+
+def _arranged(items: list[tuple[list[str], dict[str, Any], OthersOf | None]]) -> list[tuple[str, dict[str, Any], OthersOf | None]]:
+    """The publishes of ``items`` in order, each item's channels arranged so
+    that one it shares with the item before comes first and one it shares
+    with the item after comes last (the order of one event's groups is free:
+    a socket in two of them takes the first copy and drops the second)."""
+    out: list[tuple[str, dict[str, Any], OthersOf | None]] = []
+    last: str | None = None
+    for i, (channels, message, others_of) in enumerate(items):
+        after = items[i + 1][0] if i + 1 < len(items) else ()
+        head = [c for c in channels if c == last]
+        rest = [c for c in channels if c != last]
+        tail = next((c for c in rest if c in after), None)
+        order = head + [c for c in rest if c != tail] + ([tail] if tail is not None else [])
+        out += [(channel, message, others_of) for channel in order]
+        last = order[-1] if order else None
+    return out
 
 
 class CharlaLoopLayer(RedisPubSubLoopLayer):
@@ -37,24 +108,46 @@ class CharlaLoopLayer(RedisPubSubLoopLayer):
             return None
         return self.channel_layer.deserialize(queue.get_nowait())
 
-    async def group_send_many(self, items: Iterable[tuple[Iterable[str], dict[str, Any]]]) -> None:
-        """Send each ``(groups, message)`` to its groups: one serialisation per
-        message, one pipelined round trip per Redis shard, order kept."""
-        by_shard: dict[int, list[tuple[str, bytes]]] = {}
-        for groups, message in items:
-            payload = self.channel_layer.serialize(message)
-            for group in groups:
-                channel = self._get_group_channel_name(group)
-                shard = self._get_shard(channel)
-                by_shard.setdefault(id(shard), []).append((channel, payload))
+    async def group_send_many(self, items: Iterable[Outgoing | tuple]) -> None:
+        """Send each ``(groups, message[, event, others_of])`` to its groups:
+        one serialisation per message, adjacent publishes to one group
+        bundled, one pipelined round trip per Redis shard, order kept."""
+        rows = []
+        for item in items:
+            groups, message, *rest = item
+            channels = list(dict.fromkeys(self._get_group_channel_name(g) for g in groups))
+            rows.append((channels, message, rest[1] if len(rest) > 1 else None))
+        # Per shard: [channel, messages, others_of], adjacent ones merged.
+        by_shard: dict[int, list[list[Any]]] = {}
+        for channel, message, others_of in _arranged(rows):
+            shard = self._get_shard(channel)
+            publishes = by_shard.setdefault(id(shard), [])
+            previous = publishes[-1] if publishes else None
+            if (previous is not None and previous[0] == channel and others_of is None and previous[2] is None
+                    and len(previous[1]) < BUNDLE_MAX):
+                previous[1].append(message)
+            else:
+                publishes.append([channel, [message], others_of])
+        serialize = self.channel_layer.serialize
+        payloads: dict[int, bytes] = {}
         shards = {id(shard): shard for shard in self._shards}
         for key, publishes in by_shard.items():
             shard = shards[key]
             async with shard._lock:
                 shard._ensure_redis()
                 pipe = shard._redis.pipeline(transaction=False)
-                for channel, payload in publishes:
-                    pipe.publish(channel, payload)
+                for channel, messages, others_of in publishes:
+                    if len(messages) == 1:
+                        message = messages[0]
+                        payload = payloads.get(id(message))
+                        if payload is None:
+                            payload = payloads[id(message)] = serialize(message)
+                    else:
+                        payload = serialize({"type": BUNDLE_TYPE, "messages": messages})
+                    if others_of is None:
+                        pipe.publish(channel, payload)
+                    else:
+                        pipe.eval(_OTHERS_OF_LUA, 1, others_of.key, channel, payload, others_of.channel)
                 await pipe.execute()
 
 
@@ -98,17 +191,17 @@ class Publisher:
 
     def __init__(self, layer: Any) -> None:
         self.layer = layer
-        self.pending: list[tuple[list[str], dict[str, Any], str]] = []
+        self.pending: list[Outgoing] = []
         self.task: asyncio.Task | None = None
         self.dropped = 0
 
-    def enqueue(self, groups: list[str], message: dict[str, Any], event: str) -> None:
+    def enqueue(self, outgoing: Outgoing) -> None:
         if len(self.pending) >= self.MAX_PENDING:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 logger.error("realtime publish backlog full: events dropped", extra={"dropped": self.dropped})
             return
-        self.pending.append((groups, message, event))
+        self.pending.append(outgoing)
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._drain())
 
@@ -119,20 +212,21 @@ class Publisher:
                 try:
                     await asyncio.wait_for(send_batch(self.layer, batch), self.TIMEOUT)
                 except Exception:  # the writes are committed; a dead layer must not undo them
-                    logger.exception("realtime publish failed", extra={"events": [e for _, _, e in batch]})
+                    logger.exception("realtime publish failed", extra={"events": [o.event for o in batch]})
         finally:
             self.task = None
 
 
-async def send_batch(layer: Any, batch: list[tuple[list[str], dict[str, Any], str]]) -> None:
+async def send_batch(layer: Any, batch: list[Outgoing]) -> None:
     """One round trip where the layer can (``group_send_many``); otherwise a
-    ``group_send`` per group (other layers, e.g. in-memory)."""
+    ``group_send`` per group (other layers, e.g. in-memory, which publish an
+    ``others_of`` event anyway: the sender's socket drops its own echo)."""
     if isinstance(layer, CharlaChannelLayer):
-        await layer.group_send_many([(groups, message) for groups, message, _ in batch])
+        await layer.group_send_many(batch)
         return
-    for groups, message, event in batch:
-        for group in groups:
+    for outgoing in batch:
+        for group in outgoing.groups:
             try:
-                await layer.group_send(group, message)
+                await layer.group_send(group, outgoing.message)
             except Exception:
-                logger.exception("realtime publish failed", extra={"group": group, "event": event})
+                logger.exception("realtime publish failed", extra={"group": group, "event": outgoing.event})

@@ -21,6 +21,8 @@ import redis
 
 from django.conf import settings
 
+from .channel_layer import OthersOf
+
 STALE_SECONDS = 90
 
 
@@ -74,6 +76,12 @@ def disconnect(kind: str, subject_id: int, channel_name: str) -> int:
     pipe.zremrangebyscore(key, "-inf", time.time() - STALE_SECONDS)
     pipe.zcard(key)
     return int(pipe.execute()[2])
+
+
+def others_of(kind: str, subject_id: int, channel_name: str) -> OthersOf:
+    """An event for the subject's live sockets other than ``channel_name``
+    (published unless that one is the only one; ``core.channel_layer``)."""
+    return OthersOf(_key(kind, subject_id), channel_name)
 
 
 def live_count(kind: str, subject_id: int) -> int:

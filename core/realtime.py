@@ -21,6 +21,8 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from .channel_layer import OthersOf, Outgoing, Publisher, send_batch
+
 logger = logging.getLogger(__name__)
 
 #: The consumer handler every event is delivered to (``realtime_event``).
@@ -81,8 +83,6 @@ _publishers: dict[asyncio.AbstractEventLoop, Any] = {}
 
 
 def _publisher(layer: Any) -> Any:
-    from .channel_layer import Publisher
-
     loop = asyncio.get_running_loop()
     publisher = _publishers.get(loop)
     if publisher is None or publisher.layer is not layer:
@@ -92,8 +92,8 @@ def _publisher(layer: Any) -> Any:
     return publisher
 
 
-def _enqueue(layer: Any, groups: list[str], message: dict[str, Any], event: str) -> None:
-    _publisher(layer).enqueue(groups, message, event)
+def _enqueue(layer: Any, outgoing: Outgoing) -> None:
+    _publisher(layer).enqueue(outgoing)
 
 
 class _Handoff:
@@ -106,9 +106,9 @@ class _Handoff:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.items: list[tuple[Any, list[str], dict[str, Any], str]] = []
+        self.items: list[tuple[Any, Outgoing]] = []
 
-    def put(self, loop: asyncio.AbstractEventLoop, item: tuple[Any, list[str], dict[str, Any], str]) -> None:
+    def put(self, loop: asyncio.AbstractEventLoop, item: tuple[Any, Outgoing]) -> None:
         with self.lock:
             self.items.append(item)
             first = len(self.items) == 1
@@ -138,7 +138,8 @@ def _on_a_loop() -> bool:
     return asyncio._get_running_loop() is not None
 
 
-def send_now(*, groups: list[str], event: str, data: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
+def send_now(*, groups: list[str], event: str, data: dict[str, Any], meta: dict[str, Any] | None = None,
+             others_of: OthersOf | None = None) -> None:
     """Send at once. Only for ephemeral signals that write nothing (typing),
     and for :func:`publish_on_commit` once committed.
 
@@ -148,34 +149,35 @@ def send_now(*, groups: list[str], event: str, data: dict[str, Any], meta: dict[
     loop's :class:`~core.channel_layer.Publisher` sends it, with whatever
     else is waiting, in one Redis round trip, in the order handed over.
     Anywhere else (Celery, commands, sync tests) it is sent before this
-    returns."""
+    returns. ``others_of``: the event is for a subject's sockets other than
+    one (``core.channel_layer.OthersOf``), and is not published when that
+    one is the subject's only live socket."""
     layer = get_channel_layer()
     if layer is None:
         return
     frame = build_frame(event, data)
     message = {"type": HANDLER_TYPE, "frame": frame, "meta": meta or {}}
-    groups = list(dict.fromkeys(groups))
+    outgoing = Outgoing(list(dict.fromkeys(groups)), message, event, others_of)
     if _on_a_loop():  # its publisher sends it
-        _enqueue(layer, groups, message, event)
+        _enqueue(layer, outgoing)
         return
     loop = _server_loop
     if loop is not None and loop.is_running():
-        _handoff.put(loop, (layer, groups, message, event))
+        _handoff.put(loop, (layer, outgoing))
         return
-    async_to_sync(_send_groups)(layer, groups, message, event)
+    async_to_sync(_send_groups)(layer, outgoing)
 
 
-async def _send_groups(layer: Any, groups: list[str], message: dict[str, Any], event: str) -> None:
-    from .channel_layer import send_batch
-
+async def _send_groups(layer: Any, outgoing: Outgoing) -> None:
     try:
-        await send_batch(layer, [(groups, message, event)])
+        await send_batch(layer, [outgoing])
     except Exception:  # the write is committed; a dead layer must not undo it
-        logger.exception("realtime publish failed", extra={"groups": groups, "event": event})
+        logger.exception("realtime publish failed", extra={"groups": outgoing.groups, "event": outgoing.event})
 
 
 def publish_on_commit(
-    *, groups: list[str], event: str, data: dict[str, Any], meta: dict[str, Any] | None = None
+    *, groups: list[str], event: str, data: dict[str, Any], meta: dict[str, Any] | None = None,
+    others_of: OthersOf | None = None,
 ) -> None:
     """Send ``event`` to ``groups`` once the current transaction commits.
 
@@ -188,6 +190,6 @@ def publish_on_commit(
     ``core.adb``, are single statements in autocommit, committed by then).
     """
     if not _on_a_loop():
-        transaction.on_commit(lambda: send_now(groups=groups, event=event, data=data, meta=meta))
+        transaction.on_commit(lambda: send_now(groups=groups, event=event, data=data, meta=meta, others_of=others_of))
         return
-    send_now(groups=groups, event=event, data=data, meta=meta)
+    send_now(groups=groups, event=event, data=data, meta=meta, others_of=others_of)

@@ -182,8 +182,8 @@ def api_client_for():
 
 
 class CapturedEvents(list):
-    def named(self, event: str) -> list[dict]:
-        return [e for e in self if e["event"] == event]
+    def named(self, *events: str) -> list[dict]:
+        return [e for e in self if e["event"] in events]
 
     def names(self) -> list[str]:
         return [e["event"] for e in self]
@@ -207,8 +207,9 @@ def capture_events(monkeypatch, django_capture_on_commit_callbacks):
     def capture():
         events = CapturedEvents()
 
-        def fake_send_now(*, groups, event, data, meta=None):
-            events.append({"groups": list(groups), "event": event, "data": data, "meta": meta or {}})
+        def fake_send_now(*, groups, event, data, meta=None, others_of=None):
+            events.append({"groups": list(groups), "event": event, "data": data, "meta": meta or {},
+                           "others_of": others_of})
 
         monkeypatch.setattr(realtime, "send_now", fake_send_now)
         with django_capture_on_commit_callbacks(execute=True):

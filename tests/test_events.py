@@ -31,32 +31,70 @@ def _only(events, name, groups):
 
 
 def test_message_created(agent, conversation, capture_events):
+    """A message that changes its conversation but not who sees it is one
+    event for the agents, carrying the conversation's new state and list
+    row, to the conversation's groups and its audience groups."""
     services.conversation_assign(conversation=conversation, assignee=agent)
     with capture_events() as events:
         services.message_send(conversation=conversation, sender_type="contact", content="hola", client_id="k")
-    to_agents = _only(events, "message.created", [f"conv.{conversation.pk}", f"member.{agent.pk}"])
-    assert set(to_agents["data"]) == {"message", "html"}
+    audience = [f"conv.{conversation.pk}", f"member.{agent.pk}", f"sup.{conversation.account_id}"]
+    to_agents = _only(events, "message.created", audience)
+    assert set(to_agents["data"]) == {"message", "html", "conversation", "row_html"}
     assert set(to_agents["data"]["message"]) == MESSAGE_KEYS
+    assert set(to_agents["data"]["conversation"]) >= CONVERSATION_KEYS
+    assert to_agents["data"]["conversation"]["last_message_preview"] == "hola"
     assert set(to_agents["meta"]) >= META_KEYS and to_agents["meta"]["audience"] == "agents"
     to_visitor = _only(events, "message.created", [f"contact.{conversation.contact_id}"])
     assert set(to_visitor["data"]) == {"message"}
     assert to_visitor["meta"]["audience"] == "contact"
+    assert to_visitor["others_of"] is None  # not sent from a socket: every tab gets it
+    assert events.named("conversation.updated") == []
+    # From a socket: the visitor's other tabs only.
+    with capture_events() as events:
+        services.contact_message_send(contact=conversation.contact, conversation_id=conversation.pk, content="otra",
+                                      sender_channel="specific.tab1")
+    others_of = _only(events, "message.created", [f"contact.{conversation.contact_id}"])["others_of"]
+    assert others_of.channel == "specific.tab1" and others_of.key.endswith(f":presence:contact:{conversation.contact_id}")
+
+
+def test_a_message_that_changes_who_sees_the_conversation_is_followed_by_its_update(agent, conversation, capture_events):
+    """A visitor writing into a snoozed conversation wakes it: the agents get
+    ``message.created`` and then ``conversation.updated``, with ``before``,
+    to the groups of both states; the visitor sees the status change."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    services.conversation_assign(conversation=conversation, assignee=agent)
+    services.conversation_snooze(conversation=conversation, by=agent, until=timezone.now() + dt.timedelta(hours=1))
+    with capture_events() as events:
+        services.message_send(conversation=conversation, sender_type="contact", content="hola")
+    assert set(_only(events, "message.created", [f"conv.{conversation.pk}", f"member.{agent.pk}"])["data"]) == {"message", "html"}
+    updated = _only(events, "conversation.updated", [f"sup.{conversation.account_id}", f"member.{agent.pk}"])
+    assert updated["meta"]["before"]["status"] == "snoozed" and updated["data"]["conversation"]["status"] == "assigned"
+    assert _only(events, "conversation.updated", [f"contact.{conversation.contact_id}"])
+    assert [e["event"] for e in events if "audience" in e["meta"] and e["meta"]["audience"] == "agents"] == [
+        "message.created", "conversation.updated"
+    ]
 
 
 def test_message_send_updates_the_conversation_for_whoever_sees_a_change(agent, conversation, capture_events):
     """A visitor's own message changes nothing their tabs show of the
-    conversation: agents get ``conversation.updated``, the visitor does not.
-    An agent's reply changes the visitor's unread count: both get it."""
+    conversation: the agents' ``message.created`` carries it, the visitor
+    gets no update. An agent's reply changes the visitor's unread count:
+    they get ``conversation.updated``."""
     services.conversation_assign(conversation=conversation, assignee=agent)
     with capture_events() as events:
         services.message_send(conversation=conversation, sender_type="contact", content="hola")
-    agents = [f"sup.{conversation.account_id}", f"member.{agent.pk}"]  # who sees an assigned conversation
-    assert [e["groups"] for e in events.named("conversation.updated")] == [agents]
+    assert events.named("conversation.updated") == []
     with capture_events() as events:
         services.agent_message_send(membership=agent, conversation_id=conversation.pk, content="¿Qué tal?")
     updated = events.named("conversation.updated")
-    assert [e["groups"] for e in updated] == [agents, [f"contact.{conversation.contact_id}"]]
-    assert updated[1]["data"]["conversation"]["unread"] == 1
+    assert [e["groups"] for e in updated] == [[f"contact.{conversation.contact_id}"]]
+    assert updated[0]["data"]["conversation"]["unread"] == 1
+    created = events.named("message.created")
+    assert [e["groups"] for e in created][-1] == [f"conv.{conversation.pk}", f"member.{agent.pk}", f"sup.{conversation.account_id}"]
+    assert created[-1]["data"]["conversation"]["unread_contact"] == 1
 
 
 def test_message_created_private_note_reaches_agents_only(agent, conversation, capture_events):

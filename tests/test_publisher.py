@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from core.channel_layer import Publisher
+from core.channel_layer import Outgoing, Publisher
 
 
 class RecordingLayer:
@@ -30,7 +30,7 @@ async def test_events_go_out_in_the_order_handed_over():
     layer = RecordingLayer()
     publisher = Publisher(layer)
     for n in range(5):
-        publisher.enqueue([f"g{n % 2}", "all"], {"n": n}, "e")
+        publisher.enqueue(Outgoing([f"g{n % 2}", "all"], {"n": n}, "e"))
     await _settle(publisher)
     assert [n for group, n in layer.sent if group == "all"] == [0, 1, 2, 3, 4]
     assert [n for group, n in layer.sent if group == "g1"] == [1, 3]
@@ -41,10 +41,10 @@ async def test_a_hanging_layer_neither_blocks_for_ever_nor_grows_without_bound(m
     monkeypatch.setattr(Publisher, "MAX_PENDING", 3)
     layer = RecordingLayer(hang=True)
     publisher = Publisher(layer)
-    publisher.enqueue(["g"], {"n": 0}, "e")  # on the wire, hangs
+    publisher.enqueue(Outgoing(["g"], {"n": 0}, "e"))  # on the wire, hangs
     await asyncio.sleep(0.01)
     for n in range(1, 6):
-        publisher.enqueue(["g"], {"n": n}, "e")
+        publisher.enqueue(Outgoing(["g"], {"n": n}, "e"))
     assert len(publisher.pending) == 3 and publisher.dropped == 2
     layer.hang = False
     await asyncio.wait_for(_settle(publisher), 2)
@@ -66,7 +66,7 @@ async def test_worker_threads_hand_events_to_the_loop_in_order(monkeypatch):
     layer = RecordingLayer()
     got: list[tuple[int, int]] = []
     monkeypatch.setattr(realtime, "get_channel_layer", lambda: layer)
-    monkeypatch.setattr(realtime, "_enqueue", lambda _layer, groups, message, event: got.append(message["frame"]["data"]["k"]))
+    monkeypatch.setattr(realtime, "_enqueue", lambda _layer, outgoing: got.append(outgoing.message["frame"]["data"]["k"]))
     loop = asyncio.get_running_loop()
     monkeypatch.setattr(realtime, "_server_loop", loop)
     wakeups = 0

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from core import exceptions as domain
 from core.background import run_later, wait_background  # noqa: F401 - the consumers' and tests' import
+from core.channel_layer import BUNDLE_TYPE
 from core.metrics import deliveries_total, delivery_latency, ws_connections
 from core.realtime import HANDLER_TYPE, build_frame
 
@@ -37,8 +38,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_RATE_WINDOW_SECONDS = 10
 DEFAULT_MAX_FRAME_BYTES = 64 * 1024
 RECENT_FRAME_IDS = 512
-#: Channel-layer events a socket handles in one turn of the loop at most.
+#: Channel-layer messages a socket handles in one turn of the loop at most.
 DRAIN_MAX = 64
+_FROM_THE_LAYER = (HANDLER_TYPE, BUNDLE_TYPE)
 
 def hop(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     """Run ``fn`` in a worker thread with fresh database connections.
@@ -98,7 +100,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         # thread hop per forwarded event. Every database call here goes through
         # ``hop`` (which does that itself), so skip it.
         await self._handle(message)
-        if message.get("type") != HANDLER_TYPE:
+        if message.get("type") not in _FROM_THE_LAYER:
             return
         # An event from the channel layer: handle the ones queued behind it
         # now. Channels takes each through its dispatch loop (a new task and
@@ -120,6 +122,12 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def layer_bundle(self, message: dict[str, Any]) -> None:
+        """Events that travelled as one channel-layer message
+        (``core.channel_layer``'s bundles), in order."""
+        for inner in message.get("messages") or ():
+            await self._handle(inner)
 
     async def deny(self, code: int, reason: str) -> None:
         """Refuse after the handshake so browsers see the close code (a close

@@ -197,6 +197,8 @@ class WidgetConsumer(RealtimeConsumer):
             "payload": f.obj("payload"),
             "attachment_ids": f.ids("attachments"),
             "context": f.obj("context"),
+            # Its ack carries the message: only the visitor's other tabs get it.
+            "sender_channel": self.channel_name,
         }
         ack = await _send_on_loop(self.contact, **kwargs) or await hop(_send)(self.contact, **kwargs)
         if ack["data"]["client_id"]:

@@ -23,12 +23,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import psycopg
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 from ..models import Conversation
 
@@ -74,6 +76,14 @@ class _Part:
     start: int
     fields: tuple[models.Field, ...]
     converters: tuple[tuple[int, tuple[Any, ...], Any], ...]  # (column index, converters, expression)
+
+    @cached_property
+    def attnames(self) -> tuple[str, ...]:
+        return tuple(f.attname for f in self.fields)
+
+    @cached_property
+    def pk_index(self) -> int:
+        return next(i for i, f in enumerate(self.fields) if f.primary_key)
 
 
 def _joined(*, outer: bool, only: dict[str, tuple[str, ...]] | None = None) -> tuple[list[str], str, tuple[_Part, ...]]:
@@ -168,13 +178,13 @@ def _models(row: list[Any], parts: tuple[_Part, ...]) -> Conversation:
         for index, converters, expression in part.converters:
             row[index] = _convert(row[index], expression, converters)
     objects: dict[str, models.Model | None] = {}
+    alias = _backend().alias
     for part in parts:
         values = row[part.start : part.start + len(part.fields)]
-        pk_index = next(i for i, f in enumerate(part.fields) if f.primary_key)
-        if part.path and values[pk_index] is None:
+        if part.path and values[part.pk_index] is None:
             instance = None
         else:
-            instance = part.model.from_db(_backend().alias, [f.attname for f in part.fields], values)
+            instance = _from_db(part.model, alias, part.attnames, values)
         objects[part.path] = instance
         if part.path:
             parent = objects[part.parent]
@@ -182,6 +192,22 @@ def _models(row: list[Any], parts: tuple[_Part, ...]) -> Conversation:
                 # Set the relation's cache as select_related does.
                 parent._meta.get_field(part.relation).set_cached_value(parent, instance)
     return objects[""]  # type: ignore[return-value]
+
+
+def _from_db(model: type[models.Model], alias: str, attnames: tuple[str, ...], values: list[Any]) -> models.Model:
+    """``model.from_db(alias, attnames, values)``, the same instance, built
+    without ``Model.__init__``'s walk over every field (which only sets each
+    loaded attribute: the descriptors of these fields store the value as
+    is). Unloaded fields are deferred, as there. Through ``from_db`` when
+    anything listens to the model's ``pre_init``/``post_init``."""
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return model.from_db(alias, list(attnames), values)
+    instance = model.__new__(model)
+    state = instance._state = ModelState()
+    state.adding = False
+    state.db = alias
+    instance.__dict__.update(zip(attnames, values, strict=True))
+    return instance
 
 
 # --- The write ------------------------------------------------------------------------

@@ -209,6 +209,7 @@ def message_send(
     external_id: str = "",
     status: str = Message.Status.SENT,
     flood_limit: int | None = None,
+    sender_channel: str | None = None,
 ) -> SendResult:
     """Store one message and publish it after commit.
 
@@ -217,6 +218,9 @@ def message_send(
     for the insert, so ids grow in commit order within a conversation and
     ``resume`` after an id can never skip a late commit. ``flood_limit``:
     a contact's messages allowed per window (:func:`flood_window`).
+    ``sender_channel``: the visitor's socket that sent it, which the ack
+    answers: the message goes to their other tabs only
+    (``events.publish_message``).
     """
     with transaction.atomic():
         locked = _lock_for_send(
@@ -227,7 +231,7 @@ def message_send(
         return _send_locked(
             conversation=locked, sender_type=sender_type, membership=membership, content=content, kind=kind,
             payload=payload, client_id=client_id, attachment_ids=attachment_ids, private=private,
-            external_id=external_id, status=status, flood_limit=flood_limit,
+            external_id=external_id, status=status, flood_limit=flood_limit, sender_channel=sender_channel,
         )
 
 
@@ -245,6 +249,7 @@ def _send_locked(
     external_id: str = "",
     status: str = Message.Status.SENT,
     flood_limit: int | None = None,
+    sender_channel: str | None = None,
 ) -> SendResult:
     """``message_send`` once the conversation is locked (by ``_lock_for_send``)
     in the current transaction.
@@ -289,7 +294,7 @@ def _send_locked(
         Attachment.objects.filter(pk__in=[a.pk for a in attachments]).update(message=message)
         for attachment in attachments:
             attachment.message = message
-    return _stored(message, conversation, attachments, before=before)
+    return _stored(message, conversation, attachments, before=before, sender_channel=sender_channel)
 
 
 def flood_window() -> dt.timedelta:
@@ -338,27 +343,34 @@ def _new_message(*, account_id: int, conversation_id: int, sender_type: str, mem
 
 
 def _stored(message: Message, conversation: Conversation, attachments: list[Attachment], *,
-            before: dict[str, Any], after_commit: bool = True) -> SendResult:
+            before: dict[str, Any], after_commit: bool = True, sender_channel: str | None = None) -> SendResult:
     """A new message is stored and ``conversation`` holds its new counters:
     its events, after commit (``before``: ``events.audience_of`` the
     conversation before the send), and, unless the caller takes care of it,
     what follows the commit (``_after_commit``)."""
     message.conversation = conversation
     _with_attachments(message, attachments)
-    events.publish_message(message)
-    if message.kind != Message.Kind.NOTE:
+    if message.kind == Message.Kind.NOTE:
+        events.publish_message(message)
+    else:
         # A visitor's own message changes nothing their tabs show of the
         # conversation (their unread count is of the other side's messages)
         # unless it woke a snoozed one: no update for them then.
         visitor_sees_change = message.sender_type != Message.Sender.CONTACT or conversation.status != before["status"]
-        events.publish_conversation(conversation, to_contact=visitor_sees_change, before=before)
+        if events.audience_of(conversation) == before:
+            # Nobody gains or loses sight of it: one event for the agents.
+            events.publish_message(message, sender_channel=sender_channel, with_conversation=True,
+                                   to_contact=visitor_sees_change)
+        else:
+            events.publish_message(message, sender_channel=sender_channel)
+            events.publish_conversation(conversation, to_contact=visitor_sees_change, before=before)
     if after_commit:
         _after_commit(message, conversation)
     return SendResult(message, True)
 
 
 def _contact_send_in_one(contact: Contact, *, conversation_id: int, client_id: str, content: Any, kind: str,
-                         payload: Any, flood_limit: int | None) -> SendResult | None:
+                         payload: Any, flood_limit: int | None, sender_channel: str | None) -> SendResult | None:
     """The usual visitor message — text or another kind without attachments,
     into their open conversation — as one statement, without a transaction
     (``_send_lock.send_one``). ``None`` when it does not apply (no such open
@@ -369,7 +381,7 @@ def _contact_send_in_one(contact: Contact, *, conversation_id: int, client_id: s
     sent = send_one(message, **statement)
     if sent.retry:
         return SendResult(_existing(conversation_id, client_id), False)
-    result = _one_statement_sent(contact, message, sent)
+    result = _one_statement_sent(contact, message, sent, sender_channel)
     if result is not None:
         _after_commit(message, result.message.conversation)
     return result
@@ -378,7 +390,7 @@ def _contact_send_in_one(contact: Contact, *, conversation_id: int, client_id: s
 async def contact_message_send_async(
     *, contact: Contact, conversation_id: Any, client_id: Any = "", content: Any = "", kind: str = Message.Kind.TEXT,
     payload: Any = None, attachment_ids: Iterable[Any] = (), context: dict | None = None,
-    flood_limit: int | None = None,
+    flood_limit: int | None = None, sender_channel: str | None = None,
 ) -> SendResult | None:
     """:func:`contact_message_send` from the event loop, for the usual case
     only: the one statement on the loop's own connection (``core.adb``),
@@ -410,7 +422,7 @@ async def contact_message_send_async(
         sent = await send_one_async(aconnection, message, **statement)
     if sent.retry:
         return None  # the worker thread reads the stored twin
-    result = _one_statement_sent(contact, message, sent)
+    result = _one_statement_sent(contact, message, sent, sender_channel)
     if result is not None:
         conversation = result.message.conversation
         messages_total.labels(sender=message.sender_type).inc()
@@ -444,7 +456,7 @@ def _one_statement_send(contact: Contact, *, conversation_id: int, client_id: st
     return message, statement
 
 
-def _one_statement_sent(contact: Contact, message: Message, sent: Sent) -> SendResult | None:
+def _one_statement_sent(contact: Contact, message: Message, sent: Sent, sender_channel: str | None) -> SendResult | None:
     """What a one-statement send did: its events when it stored the message
     (published at once: the statement has committed), ``RateLimited`` when
     the visitor is over their limit, ``None`` when there was no open
@@ -455,7 +467,7 @@ def _one_statement_sent(contact: Contact, message: Message, sent: Sent) -> SendR
         raise _too_fast()
     conversation = _reusing(sent.conversation, (contact,))
     before = {**events.audience_of(conversation), "status": sent.status_before}
-    return _stored(message, conversation, [], before=before, after_commit=False)
+    return _stored(message, conversation, [], before=before, after_commit=False, sender_channel=sender_channel)
 
 
 def _offline_email_possible(message: Message, conversation: Conversation, *, local: bool = False) -> bool:
@@ -505,16 +517,19 @@ def contact_message_send(
     attachment_ids: Iterable[Any] = (),
     context: dict | None = None,
     flood_limit: int | None = None,
+    sender_channel: str | None = None,
 ) -> SendResult:
     """A visitor's message. Without ``conversation_id`` it continues the
     visitor's open conversation or starts one; a repeat of the same
     ``client_id`` never starts a second. ``flood_limit``: at most that many
     of the visitor's messages per :func:`flood_window` in a conversation
-    (``RateLimited`` beyond; counted on the conversation's row)."""
+    (``RateLimited`` beyond; counted on the conversation's row).
+    ``sender_channel``: the sending socket (:func:`message_send`)."""
     client_id = _clean_client_id(client_id)
     send = {
         "sender_type": Message.Sender.CONTACT, "membership": None, "content": content, "kind": kind,
         "payload": payload, "client_id": client_id, "attachment_ids": attachment_ids, "flood_limit": flood_limit,
+        "sender_channel": sender_channel,
     }
     if conversation_id is not None:
         try:
@@ -525,7 +540,7 @@ def contact_message_send(
             # The usual case (an open chat): one statement.
             result = _contact_send_in_one(
                 contact, conversation_id=conversation_id, client_id=client_id, content=content, kind=kind,
-                payload=payload, flood_limit=flood_limit,
+                payload=payload, flood_limit=flood_limit, sender_channel=sender_channel,
             )
             if result is not None:
                 return result

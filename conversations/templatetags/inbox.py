@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from functools import lru_cache
+from html import escape as _escape
 
 from django import template
 from django.apps import apps
 from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.functional import Promise
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -23,6 +25,17 @@ from accounts.templatetags.charla_ui import ICONS as SHARED_ICONS
 from accounts.templatetags.charla_ui import avatar_colour
 
 register = template.Library()
+
+
+def esc(value) -> str:
+    """``conditional_escape``, the same text, without the wrapper that checks
+    every call's arguments for lazy strings (a fifth of a fragment's cost:
+    a list row and a message bubble escape about forty values)."""
+    if isinstance(value, Promise):
+        value = str(value)
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return _escape(str(value))
 
 ICONS = {
     "paperclip": '<path d="m20.5 11.5-8.3 8.3a5 5 0 0 1-7.1-7.1l8.4-8.4a3.3 3.3 0 0 1 4.7 4.7l-8.4 8.4a1.7 1.7 0 0 1-2.4-2.4l7.8-7.8"/>',
@@ -188,11 +201,12 @@ def row_data(conversation):
     filters and updates rows by (``static/inbox/inbox.js``): one call instead
     of thirteen template variables per row."""
     c = conversation
-    return format_html(
-        ROW_DATA, c.pk, c.contact_id, c.status, _blank(c.assignee_id), _blank(c.campaign_id), _blank(c.site_id),
+    values = (
+        c.pk, c.contact_id, c.status, _blank(c.assignee_id), _blank(c.campaign_id), _blank(c.site_id),
         c.channel, c.priority, c.unread_agent, iso(c.queued_at), iso(c.last_message_at), iso(c.closed_at),
         iso(c.awaiting_reply_since),
     )
+    return mark_safe(ROW_DATA.format(*map(esc, values)))  # format_html's output
 
 
 MESSAGE_DATA = (
@@ -206,10 +220,8 @@ def message_data(message):
     """A message's data attributes for the live client (grouping, read ticks,
     catch-up): one call instead of seven template variables per message."""
     m = message
-    return format_html(
-        MESSAGE_DATA, m.pk, m.client_id, m.sender_type, _blank(m.sender_membership_id), m.kind, m.status,
-        iso(m.created_at),
-    )
+    values = (m.pk, m.client_id, m.sender_type, _blank(m.sender_membership_id), m.kind, m.status, iso(m.created_at))
+    return mark_safe(MESSAGE_DATA.format(*map(esc, values)))  # format_html's output
 
 
 @register.filter

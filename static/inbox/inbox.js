@@ -801,10 +801,15 @@
       if (m.sender && m.sender.type === "contact") { clearTypingOf(m.conversation_id, "contact"); markReadSoon(); }
       if (m.sender && m.sender.type === "agent") clearTypingOf(m.conversation_id, "agent", m.sender.id);
     }
+    // The conversation's new state rides along when the message changed nothing
+    // about who sees it (docs/protocol.md): the list row as on conversation.updated.
+    if (d.conversation) onConversation("conversation.updated", { conversation: d.conversation, html: d.row_html });
     if (m.sender && m.sender.type === "contact") {
       var known = state.conversations.get(m.conversation_id);
-      // A message of a conversation I have not opened only reaches me through my member group: it is mine.
-      var mine = known ? known.assigneeId === me() : m.conversation_id !== state.joined;
+      // Without the conversation's state, a message of a conversation I have not
+      // opened only reaches me through my member group: it is mine.
+      var mine = d.conversation ? !!d.conversation.assignee && d.conversation.assignee.id === me()
+        : known ? known.assigneeId === me() : m.conversation_id !== state.joined;
       var looking = m.conversation_id === openId && document.visibilityState === "visible" && document.hasFocus();
       if (mine && !looking) {
         notify(t("new_message", { name: m.sender.name || t("visitor") }), m.content || "📎", conversationUrl(m.conversation_id));

@@ -66,7 +66,9 @@ class GroupListener:
                     message = await asyncio.wait_for(layer.receive(channel), timeout=0.3)
                 except TimeoutError:
                     continue
-                self.frames.append(message.get("frame") or {})
+                # Events published one after another to the group travel bundled (core.channel_layer).
+                for event in message.get("messages") or [message]:
+                    self.frames.append(event.get("frame") or {})
         finally:
             await layer.group_discard(self.group, channel)
 
