@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from accounts.templatetags.charla_ui import avatar_colour
 from core import presence, realtime
 
 from . import html
@@ -30,6 +31,15 @@ def member_data(membership) -> dict[str, Any] | None:
         "name": user.display_name,
         "avatar": file_url(user, "avatar"),
     }
+
+
+def _assignee_data(membership) -> dict[str, Any] | None:
+    """``member_data`` and the colour of their avatar in the agents' list
+    (``avatar_colour`` of their e-mail, which only agents see drawn)."""
+    data = member_data(membership)
+    if data is not None:
+        data["colour"] = avatar_colour(membership.user.email)
+    return data
 
 
 def file_url(instance, name: str) -> str | None:
@@ -96,7 +106,7 @@ def conversation_data(conversation: Conversation) -> dict[str, Any]:
         "status": conversation.status,
         "channel": conversation.channel,
         "site_id": conversation.site_id,
-        "assignee": member_data(conversation.assignee),
+        "assignee": _assignee_data(conversation.assignee),
         "campaign": {"id": campaign.pk, "name": campaign.name} if campaign else None,
         "contact": {
             "id": contact.pk,
@@ -198,10 +208,10 @@ def publish_message(message: Message, *, event: str = "message.created", sender_
 
     ``with_conversation``: the message changed its conversation (counters,
     preview, times) but not who sees it. The agents' copy then carries the
-    conversation's new state too (``conversation``, its list row as
-    ``row_html``) and goes to the conversation's audience groups as well —
-    one frame per agent socket instead of ``message.created`` followed by
-    ``conversation.updated`` — and the visitor's tabs get their
+    conversation's new state too (``conversation``; the inbox draws its
+    list row from it) and goes to the conversation's audience groups as
+    well — one frame per agent socket instead of ``message.created``
+    followed by ``conversation.updated`` — and the visitor's tabs get their
     ``conversation.updated`` unless ``to_contact`` is false (nothing they
     see changed). Otherwise the caller publishes the conversation.
 
@@ -226,7 +236,6 @@ def publish_message(message: Message, *, event: str = "message.created", sender_
             _publish_to_contact(conversation, meta)
         groups = list(dict.fromkeys(groups + _audience_groups(conversation.account_id, **audience_of(conversation))))
         agents["conversation"] = conversation_data(conversation)
-        agents["row_html"] = render_conversation_row_html(conversation)
     realtime.publish_on_commit(groups=groups, event=event, data=agents, meta={**meta, "audience": "agents"})
 
 

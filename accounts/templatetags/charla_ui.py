@@ -53,7 +53,7 @@ ICONS = {
     "calendar": '<rect x="3.5" y="5" width="17" height="15.5" rx="2"/><path d="M3.5 10h17M8 3v4M16 3v4"/>',
 }
 
-_AVATAR_COLOURS = ["#4F46E5", "#0EA5E9", "#10B981", "#F59E0B", "#EF4444", "#8B5CF6", "#EC4899", "#14B8A6", "#F97316"]
+AVATAR_COLOURS = ["#4F46E5", "#0EA5E9", "#10B981", "#F59E0B", "#EF4444", "#8B5CF6", "#EC4899", "#14B8A6", "#F97316"]
 
 
 @register.simple_tag
@@ -68,7 +68,7 @@ def icon(name: str, css: str = "", label: str = ""):
 
 def avatar_colour(seed) -> str:
     text = str(seed or "")
-    return _AVATAR_COLOURS[sum(ord(c) for c in text) % len(_AVATAR_COLOURS)]
+    return AVATAR_COLOURS[sum(ord(c) for c in text) % len(AVATAR_COLOURS)]
 
 
 @register.inclusion_tag("accounts/_avatar.html")

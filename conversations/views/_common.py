@@ -128,3 +128,21 @@ def config_strings() -> dict[str, Any]:
         "status_snoozed": _("Snoozed"),
         "status_bot": _("With bot"),
     }
+
+
+def row_kit() -> dict[str, Any]:
+    """What the live client needs to draw a list row from a conversation's
+    data (``static/inbox/inbox.js``, ``renderRow``) as ``conversations.html``
+    draws it: the icons, the avatar colours, the channels' names."""
+    from accounts.templatetags.charla_ui import AVATAR_COLOURS
+
+    from ..models import Conversation
+    from ..templatetags.inbox import CHANNEL_ICONS, _icon
+
+    icons = {name: str(_icon(name, "icon--xs", "")) for name in ("moon", "bot", "clock", *CHANNEL_ICONS.values())}
+    return {
+        "icons": icons,
+        "channelIcons": CHANNEL_ICONS,
+        "channels": {value: str(label) for value, label in Conversation.Channel.choices},
+        "colours": AVATAR_COLOURS,
+    }

@@ -36,6 +36,7 @@ from ._common import (
     hx_target,
     is_fragment,
     member,
+    row_kit,
     safe_next,
     viewer,
 )
@@ -179,6 +180,7 @@ def client_config(request: HttpRequest) -> dict[str, Any]:
             "conversations": reverse("inbox:index") + "conversations/",
         },
         "i18n": config_strings(),
+        "row": row_kit(),
     }
 
 

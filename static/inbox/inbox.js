@@ -310,6 +310,7 @@
       if (existing) removeRow(existing);
       return;
     }
+    html = html || renderRow(c);
     if (!html) return;
     var node = fromHtml(html);
     if (!node) return;
@@ -326,6 +327,80 @@
     processNode(node);
     decorateRow(node);
     toggleEmpty(list);
+  }
+
+  // A list row drawn from a conversation's data: the markup of conversations/html.py
+  // (conversation_row), for message.created, which carries the data and not the row
+  // (docs/protocol.md). Times and labels are then localized as on every row (processNode);
+  // tests/browser/test_row_render.py holds it to the server's row.
+  function esc(value) {
+    return String(value == null ? "" : value).replace(/[&<>"']/g, function (ch) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;" }[ch];
+    });
+  }
+
+  function initials(value) {
+    var text = String(value || "").trim();
+    if (text.indexOf("@") !== -1 && text.indexOf(" ") === -1) text = text.split("@")[0];
+    var words = text.replace(/[._]/g, " ").split(/\s+/).filter(function (w) { return /^\p{L}/u.test(w); });
+    if (!words.length) return "";
+    var first = Array.from(words[0])[0].toUpperCase();
+    return words.length === 1 ? first : first + Array.from(words[words.length - 1])[0].toUpperCase();
+  }
+
+  function avatarColour(kit, seed) {
+    var sum = 0;
+    Array.from(String(seed == null ? "" : seed)).forEach(function (ch) { sum += ch.codePointAt(0); });
+    return kit.colours[sum % kit.colours.length];
+  }
+
+  function renderRow(c) {
+    var kit = cfg() && cfg().row;
+    if (!kit || !c.contact) return "";
+    var url = esc(conversationUrl(c.id));
+    var contact = c.contact;
+    var a = c.assignee;
+    var blank = function (v) { return v == null ? "" : v; };
+    var data = [
+      ["conversation-id", c.id], ["contact-id", contact.id], ["status", c.status], ["assignee", blank(a && a.id)],
+      ["campaign", blank(c.campaign && c.campaign.id)], ["site", blank(c.site_id)], ["channel", c.channel],
+      ["priority", c.priority], ["unread", c.unread], ["queued-at", blank(c.queued_at)],
+      ["last-message-at", blank(c.last_message_at)], ["closed-at", blank(c.closed_at)],
+      ["awaiting-since", blank(c.awaiting_reply_since)],
+    ].map(function (pair) { return "data-" + pair[0] + '="' + esc(pair[1]) + '"'; }).join(" ");
+    var channelIcon = kit.icons[kit.channelIcons[c.channel] || "message"] || "";
+    var out = '<a class="conv-row' + (c.unread ? " is-unread" : "") + '" id="conv-row-' + esc(c.id) + '" href="' + url + '" ' +
+      'hx-get="' + url + '" ' + data + ">\n" +
+      '  <span class="conv-row__avatar avatar" style="--avatar-bg: ' + esc(avatarColour(kit, contact.id)) + '">' +
+      esc(initials(contact.name) || "#") + '<span class="presence-dot" data-contact-online="' + esc(contact.id) + '" ' +
+      'data-online="' + (contact.online ? "true" : "false") + '"></span></span>\n' +
+      '  <span class="conv-row__body">\n' +
+      '    <span class="conv-row__top">\n' +
+      '      <span class="conv-row__name">' + esc(contact.name) + "</span>\n" +
+      '      <time class="conv-row__time" datetime="' + esc(blank(c.last_message_at)) + '" data-relative></time>\n' +
+      "    </span>\n" +
+      '    <span class="conv-row__preview" data-preview>' + esc(c.last_message_preview || "…") + "</span>\n" +
+      '    <span class="conv-row__meta">\n' +
+      '      <span class="conv-row__channel" title="' + esc(kit.channels[c.channel] || c.channel) + '">' + channelIcon + "</span>\n      ";
+    if (c.priority >= 2) out += '<span class="pill pill--priority-' + esc(c.priority) + '" data-i18n="priority_' + esc(c.priority) + '"></span>';
+    out += "\n      ";
+    if (c.status === "snoozed") out += '<span class="pill pill--snoozed">' + kit.icons.moon + '<span data-i18n="status_snoozed"></span></span>';
+    else if (c.status === "bot") out += '<span class="pill">' + kit.icons.bot + '<span data-i18n="status_bot"></span></span>';
+    out += "\n      ";
+    if (c.campaign) out += '<span class="pill pill--campaign truncate">' + esc(c.campaign.name) + "</span>";
+    out += "\n" +
+      '      <span class="conv-row__sla" data-sla hidden>' + kit.icons.clock + "<span data-sla-text></span></span>\n" +
+      '      <span class="conv-row__spacer"></span>\n      ';
+    if (a) {
+      out += '<span class="conv-row__assignee" title="' + esc(a.name) + '" data-assignee-name="' + esc(a.name) + '">' +
+        '<span class="avatar avatar--xxs" style="--avatar-bg: ' + esc(a.colour) + '">' + esc(initials(a.name)) + "</span></span>";
+    }
+    out += "\n" +
+      '      <span class="conv-row__unread" data-unread-badge' + (c.unread ? "" : " hidden") + ">" + esc(c.unread) + "</span>\n" +
+      "    </span>\n" +
+      "  </span>\n" +
+      "</a>\n";
+    return out;
   }
 
   function setRowTyping(conversationId, on) {
@@ -803,7 +878,7 @@
     }
     // The conversation's new state rides along when the message changed nothing
     // about who sees it (docs/protocol.md): the list row as on conversation.updated.
-    if (d.conversation) onConversation("conversation.updated", { conversation: d.conversation, html: d.row_html });
+    if (d.conversation) onConversation("conversation.updated", { conversation: d.conversation });
     if (m.sender && m.sender.type === "contact") {
       var known = state.conversations.get(m.conversation_id);
       // Without the conversation's state, a message of a conversation I have not
@@ -1642,7 +1717,10 @@
     });
   });
 
-  window.CharlaInbox = { sendMessage: sendMessage, toast: toast, csrf: csrf, t: t, navigate: navigate };
+  window.CharlaInbox = {
+    sendMessage: sendMessage, toast: toast, csrf: csrf, t: t, navigate: navigate,
+    renderRow: renderRow, processNode: processNode, fromHtml: fromHtml,
+  };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
   else boot();
