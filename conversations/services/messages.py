@@ -8,6 +8,7 @@ import io
 import mimetypes
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -15,7 +16,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -32,6 +33,7 @@ from ._send_lock import Sent, lock_conversation, send_one, send_one_async, store
 from .contacts import contact_pending_context
 from .conversations import conversation_assign, conversation_start
 
+_KINDS = frozenset(Message.Kind.values)
 ALLOWED_KINDS = {
     Message.Sender.CONTACT: {Message.Kind.TEXT, Message.Kind.IMAGE, Message.Kind.DOCUMENT, Message.Kind.LOCATION},
     Message.Sender.AGENT: {
@@ -188,11 +190,22 @@ def _with_attachments(message: Message, attachments: list[Attachment]) -> Messag
     """Give a new message its attachments as if prefetched, so its payload and
     HTML fragment do not query them again (Django keeps prefetched rows in
     ``_prefetched_objects_cache``, as ``prefetch_related`` does)."""
+    message._prefetched_objects_cache = {"attachments": _prefetched(attachments) if attachments else _no_attachments()}
+    return message
+
+
+def _prefetched(attachments: list[Attachment]) -> QuerySet:
     prefetched = Attachment.objects.none()
     prefetched._result_cache = list(attachments)
     prefetched._prefetch_done = True
-    message._prefetched_objects_cache = {"attachments": prefetched}
-    return message
+    return prefetched
+
+
+@cache
+def _no_attachments() -> QuerySet:
+    """The empty one, shared (only ever read: building a queryset per
+    message was 1.7 % of a send)."""
+    return _prefetched([])
 
 
 def message_send(
@@ -316,7 +329,7 @@ def _clean(sender_type: str, kind: str, content: Any, payload: Any) -> tuple[str
     """A message's kind (allowed for its sender), content and payload, checked."""
     if sender_type not in ALLOWED_KINDS:
         raise ValidationError(_("Unknown sender."), field="sender")
-    if kind not in Message.Kind.values:
+    if kind not in _KINDS:
         raise ValidationError(_("Unknown message kind."), field="kind")
     if kind not in ALLOWED_KINDS[sender_type]:
         raise PermissionDenied(_("This sender cannot send %(kind)s messages.") % {"kind": kind}, code="forbidden")
