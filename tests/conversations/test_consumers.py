@@ -109,6 +109,35 @@ async def test_the_sending_tab_gets_its_ack_and_the_visitors_other_tabs_the_mess
     await close(sender, other)
 
 
+async def test_a_lone_tab_s_message_is_not_published_to_the_visitor_s_tabs(contact, conversation, agent):
+    """With one tab, the visitor's copy of their own message is not published
+    at all (``core.channel_layer.OthersOf``): a listener on their group that
+    is not one of their sockets hears nothing, while the agents get it. With
+    a second tab it is published again."""
+    from channels.layers import get_channel_layer
+
+    from core import realtime
+
+    await db(services.conversation_assign)(conversation=conversation, assignee=agent)
+    layer = get_channel_layer()
+    listener = await layer.new_channel()
+    await layer.group_add(realtime.group_contact(contact.pk), listener)
+    inbox, sender = await agent_socket(agent), await widget_socket(contact)
+    await sender.send_json_to(_send(conversation.pk, "lone-1", "sola"))
+    await receive(sender, "message.ack")
+    assert (await receive(inbox, "message.created"))["data"]["message"]["client_id"] == "lone-1"
+    await asyncio.sleep(0.5)
+    assert layer.receive_nowait(listener) is None
+
+    other = await widget_socket(contact)
+    await sender.send_json_to(_send(conversation.pk, "lone-2", "ya no"))
+    assert (await receive(other, "message.created"))["data"]["message"]["client_id"] == "lone-2"
+    heard = await asyncio.wait_for(layer.receive(listener), 5)
+    assert heard["frame"]["data"]["message"]["client_id"] == "lone-2"
+    await layer.group_discard(realtime.group_contact(contact.pk), listener)
+    await close(inbox, sender, other)
+
+
 async def test_visitor_send_is_idempotent_and_can_start_a_conversation(contact, conversation):
     visitor = await widget_socket(contact)
     await visitor.send_json_to(_send(conversation.pk, "same", "once"))
