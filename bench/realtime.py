@@ -110,6 +110,10 @@ class Variant:
     env: dict[str, str] = field(default_factory=dict)
     layer: str = "CharlaChannelLayer (pub/sub, batched)"
     db: str = "psycopg pool (min 2, max 20)"
+    #: web processes (uvicorn ``--workers``; sockets spread over them, events cross through Redis)
+    workers: int = 1
+    #: open-loop rates run in a comparison (by default only the closed loop and the burst)
+    rates: tuple[int, ...] = ()
 
 
 BASELINE = Variant("baseline")
@@ -124,9 +128,11 @@ VARIANTS = [
     Variant("floor-thread-sensitive", env={"BENCH_FLOOR_THREAD_SENSITIVE": "1"}),
     # Floor only: the insert from the event loop on core.adb's pool, as Charla's visitor send does.
     Variant("floor-loop-insert", env={"BENCH_FLOOR_DB": "loop"}, db="core.adb async pool, on the loop"),
+    # Two web processes (one per core, as a deployment would run), with the 500 msg/s open-loop run.
+    Variant("workers2", workers=2, rates=(250, 500)),
 ]
 FLOOR_ONLY = {"floor-channels-dispatch", "floor-thread-sensitive", "floor-loop-insert"}
-BOTH_APPS = {"daphne", "uvicorn-sansio", "core-layer", "no-pool-persistent", "no-pool-age0"}
+BOTH_APPS = {"daphne", "uvicorn-sansio", "core-layer", "no-pool-persistent", "no-pool-age0", "workers2"}
 
 
 @dataclass
@@ -229,7 +235,8 @@ class Bench:
         for n in sizes:
             live = Live(target, self.ds.convs[:n], self.ds.agents)
             await live.open(hub)
-            base = {"variant": variant.name, "server": variant.server, "layer": variant.layer, "db": variant.db,
+            server_label = variant.server + (f" x{variant.workers} processes" if variant.workers > 1 else "")
+            base = {"variant": variant.name, "server": server_label, "layer": variant.layer, "db": variant.db,
                     "app": app, "conversations": n, "agent_sockets": len(live.agent_socks)}
             log(f"{variant.name}/{app}: {n} conversations live ({len(live.visitors)} visitor + "
                 f"{len(live.agent_socks)} agent sockets in {live.connect_seconds:.1f}s)")
@@ -297,7 +304,7 @@ class Bench:
             await asyncio.sleep(2)  # disconnect handlers
 
     def run_server(self, variant: Variant, app: str, fn) -> None:
-        server = Server(kind=variant.server, app=app, env=variant.env)
+        server = Server(kind=variant.server, app=app, env=variant.env, workers=variant.workers)
         try:
             server.start()
             asyncio.run(fn(server))
@@ -347,7 +354,7 @@ class Bench:
                 if app not in self.plan.apps:
                     continue
                 self.run_server(variant, app, lambda s, v=variant, app=app: self.scenario(
-                    v, app, s, [n], rates=[], closed=True, do_burst=True, check=False))
+                    v, app, s, [n], rates=list(v.rates), closed=True, do_burst=True, check=False))
 
 
 def wait_quiet(timeout: float, threshold: float = 1.0) -> float:

@@ -22,7 +22,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def command(kind: str, app: str, port: int, *, deflate: bool = False) -> list[str]:
+def command(kind: str, app: str, port: int, *, deflate: bool = False, workers: int = 1) -> list[str]:
     target = "bench.floor_app:application" if app == "floor" else "config.asgi:application"
     if kind in ("uvicorn", "uvicorn-sansio"):
         # "websockets" is uvicorn's legacy-protocol implementation (deprecated in
@@ -31,7 +31,7 @@ def command(kind: str, app: str, port: int, *, deflate: bool = False) -> list[st
         return [
             str(benv.VENV_BIN / "uvicorn"), target, "--host", "127.0.0.1", "--port", str(port),
             "--ws", ws, "--ws-per-message-deflate", "true" if deflate else "false", "--lifespan", "off",
-            "--log-level", "warning", "--no-access-log",
+            "--log-level", "warning", "--no-access-log", *(["--workers", str(workers)] if workers > 1 else []),
         ]
     if kind == "daphne":
         return [str(benv.VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "-v", "0", target]
@@ -40,8 +40,8 @@ def command(kind: str, app: str, port: int, *, deflate: bool = False) -> list[st
 
 class Server:
     def __init__(self, *, kind: str = "uvicorn", app: str = "charla", env: dict[str, str] | None = None,
-                 log_path: Path | None = None, deflate: bool = False) -> None:
-        self.kind, self.app, self.deflate = kind, app, deflate
+                 log_path: Path | None = None, deflate: bool = False, workers: int = 1) -> None:
+        self.kind, self.app, self.deflate, self.workers = kind, app, deflate, workers
         self.port = free_port()
         self.env = benv.base_env(PUBLIC_URL=f"http://127.0.0.1:{self.port}", **(env or {}))
         self.log_path = log_path or benv.LOGS / f"{kind}-{app}-{self.port}.log"
@@ -54,7 +54,7 @@ class Server:
 
     def start(self, timeout: float = 60.0) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        cmd = " ".join(shlex.quote(c) for c in command(self.kind, self.app, self.port, deflate=self.deflate))
+        cmd = " ".join(shlex.quote(c) for c in command(self.kind, self.app, self.port, deflate=self.deflate, workers=self.workers))
         self._log = open(self.log_path, "wb")  # noqa: SIM115
         # exec keeps the pid: /proc/<pid> is the server itself.
         self.proc = subprocess.Popen(
@@ -94,9 +94,25 @@ class Server:
         return 0
 
     def cpu_seconds(self) -> float:
-        with open(f"/proc/{self.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        """The server's CPU time, with its worker processes' (``--workers``)."""
+        total = 0
+        for pid in [self.pid, *self._children()]:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:  # gone
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total / CLK_TCK
+
+    def _children(self) -> list[int]:
+        if self.workers <= 1:
+            return []
+        try:
+            with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
+                return [int(pid) for pid in f.read().split()]
+        except OSError:
+            return []
 
     def threads(self) -> int:
         with open(f"/proc/{self.pid}/status") as f:
