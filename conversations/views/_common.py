@@ -139,7 +139,7 @@ def row_kit() -> dict[str, Any]:
     from ..models import Conversation
     from ..templatetags.inbox import CHANNEL_ICONS, _icon
 
-    icons = {name: str(_icon(name, "icon--xs", "")) for name in ("moon", "bot", "clock", *CHANNEL_ICONS.values())}
+    icons = {name: str(_icon(name, "icon--xs", "")) for name in ("moon", "bot", "clock", "message", *CHANNEL_ICONS.values())}
     return {
         "icons": icons,
         "channelIcons": CHANNEL_ICONS,
