@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.utils import timezone
+import pytest
+
+from django.utils import timezone, translation
 
 from accounts.models import Membership
 from conversations import events, html
@@ -20,7 +22,12 @@ from tests.browser.test_inbox import login
 NAMES = ["María López", "<b>x</b> & 'q\"", "", "ana.maria_lópez@example.test", "  Ünïcode   Ñame  ", "42 99", "😀 Emoji Person"]
 
 
-def _cases(account, site, campaign, assignee):
+def _cases(account, site, campaign, assignee, language):
+    with translation.override(language):
+        return _drawn(account, site, campaign, assignee)
+
+
+def _drawn(account, site, campaign, assignee):
     now = timezone.now()
     cases = []
     for i, name in enumerate(NAMES):
@@ -45,13 +52,15 @@ def _cases(account, site, campaign, assignee):
     return cases
 
 
-def test_the_client_draws_the_rows_the_server_draws(new_page, live_server_url, account, site):
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_client_draws_the_rows_the_server_draws(new_page, live_server_url, account, site, language):
     supervisor = factories.MembershipFactory(account=account, role=Membership.Role.SUPERVISOR,
-                                             user=factories.UserFactory(email="sofia@acme.test", name="Sofía Martín"))
+                                             user=factories.UserFactory(email="sofia@acme.test", name="Sofía Martín",
+                                                                        language=language))
     assignee = factories.MembershipFactory(account=account, role=Membership.Role.AGENT,
                                            user=factories.UserFactory(email="o'neil@acme.test", name="Ana <b>O'Neil</b>"))
     campaign = factories.CampaignFactory(account=account, name="Coches & <motos>")
-    cases = off_loop(_cases, account, site, campaign, assignee)
+    cases = off_loop(_cases, account, site, campaign, assignee, language)
     page = login(new_page, live_server_url, supervisor, path="/app/queue/")
     compared = page.evaluate(
         """(cases) => cases.map(([html, data]) => {
@@ -69,3 +78,6 @@ def test_the_client_draws_the_rows_the_server_draws(new_page, live_server_url, a
     for (server, client), (_, data) in zip(compared, cases, strict=True):
         assert client == server, data
     assert page.js_errors == []
+    words = {"en": ('title="Website"', ">High<"), "es": ('title="Web"', ">Alta<")}[language]
+    drawn = "".join(client for _, client in compared)
+    assert all(word in drawn for word in words)  # the page's language, on both sides
