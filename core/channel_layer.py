@@ -108,15 +108,14 @@ class CharlaLoopLayer(RedisPubSubLoopLayer):
             return None
         return self.channel_layer.deserialize(queue.get_nowait())
 
-    async def group_send_many(self, items: Iterable[Outgoing | tuple]) -> None:
-        """Send each ``(groups, message[, event, others_of])`` to its groups:
-        one serialisation per message, adjacent publishes to one group
-        bundled, one pipelined round trip per Redis shard, order kept."""
-        rows = []
-        for item in items:
-            groups, message, *rest = item
-            channels = list(dict.fromkeys(self._get_group_channel_name(g) for g in groups))
-            rows.append((channels, message, rest[1] if len(rest) > 1 else None))
+    async def group_send_many(self, items: Iterable[Outgoing]) -> None:
+        """Send each :class:`Outgoing` to its groups: one serialisation per
+        message, adjacent publishes to one group bundled, one pipelined round
+        trip per Redis shard, order kept."""
+        rows = [
+            (list(dict.fromkeys(self._get_group_channel_name(g) for g in item.groups)), item.message, item.others_of)
+            for item in items
+        ]
         # Per shard: [channel, messages, others_of], adjacent ones merged.
         by_shard: dict[int, list[list[Any]]] = {}
         for channel, message, others_of in _arranged(rows):

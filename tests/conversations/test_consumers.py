@@ -637,6 +637,7 @@ async def test_a_busy_socket_takes_queued_events_in_order(agent, monkeypatch):
 
     from conversations.consumers import base
     from core import realtime
+    from core.channel_layer import Outgoing
 
     inbox = await agent_socket(agent)
     await drain(inbox)
@@ -653,7 +654,7 @@ async def test_a_busy_socket_takes_queued_events_in_order(agent, monkeypatch):
     monkeypatch.setattr(type(layer), "receive_nowait", property(lambda self: counting), raising=False)
     monkeypatch.setattr(base, "DRAIN_MAX", 16)
     events = [
-        ([realtime.group_member(agent.pk)], {
+        Outgoing([realtime.group_member(agent.pk)], {
             "type": realtime.HANDLER_TYPE, "meta": {"account_id": agent.account_id},
             "frame": realtime.build_frame("presence", {"member_id": 0, "n": n}),
         })
