@@ -33,9 +33,10 @@ def member_data(membership) -> dict[str, Any] | None:
     }
 
 
-def _assignee_data(membership) -> dict[str, Any] | None:
-    """``member_data`` and the colour of their avatar in the agents' list
-    (``avatar_colour`` of their e-mail, which only agents see drawn)."""
+def member_with_colour(membership) -> dict[str, Any] | None:
+    """``member_data`` and the colour of their avatar (``avatar_colour`` of
+    their e-mail), as the inbox draws it: an assignee in a list row, an
+    agent beside their messages."""
     data = member_data(membership)
     if data is not None:
         data["colour"] = avatar_colour(membership.user.email)
@@ -67,7 +68,7 @@ def attachment_data(attachment: Attachment) -> dict[str, Any]:
 
 def sender_data(message: Message) -> dict[str, Any]:
     if message.sender_type == Message.Sender.AGENT and message.sender_membership_id:
-        member = member_data(message.sender_membership)
+        member = member_with_colour(message.sender_membership)
         return {"type": "agent", **member} if member else {"type": "agent", "id": None, "name": "", "avatar": None}
     if message.sender_type == Message.Sender.CONTACT:
         contact = message.conversation.contact
@@ -106,7 +107,7 @@ def conversation_data(conversation: Conversation) -> dict[str, Any]:
         "status": conversation.status,
         "channel": conversation.channel,
         "site_id": conversation.site_id,
-        "assignee": _assignee_data(conversation.assignee),
+        "assignee": member_with_colour(conversation.assignee),
         "campaign": {"id": campaign.pk, "name": campaign.name} if campaign else None,
         "contact": {
             "id": contact.pk,
@@ -230,7 +231,10 @@ def publish_message(message: Message, *, event: str = "message.created", sender_
             others_of=presence.others_of("contact", conversation.contact_id, sender_channel) if sender_channel else None,
         )
     groups = _agent_groups(conversation)
-    agents = {"message": data, "html": render_message_html(message)}
+    # No bubble HTML: the sockets that show the thread draw it from the
+    # message (``AgentConsumer.forward``); most agents' sockets only update
+    # a list row (docs/decisions.md, "The bubble drawn where the thread shows").
+    agents: dict[str, Any] = {"message": data}
     if with_conversation:
         if to_contact:
             _publish_to_contact(conversation, meta)

@@ -19,6 +19,7 @@ templates showed them.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.template.defaultfilters import filesizeformat, floatformat, linebreaksbr, urlize
@@ -27,6 +28,8 @@ from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
 
 from .templatetags.inbox import (
+    MESSAGE_DATA,
+    _blank,
     _icon,
     channel_icon,
     colour,
@@ -36,7 +39,6 @@ from .templatetags.inbox import (
     initials,
     iso,
     label,
-    message_data,
     row_data,
     sender_name,
 )
@@ -120,9 +122,71 @@ def conversation_row(conversation: Any, active_id: Any = None) -> SafeString:
 
 # --- A message in a thread -----------------------------------------------------------
 
+class Shown:
+    """What a message bubble draws, read off a ``Message`` (:meth:`of`: the
+    inbox's pages) or off its wire shape (:meth:`of_data`,
+    ``conversations.events.message_data``: an agent socket that shows the
+    thread draws the bubble of a live message from the frame, so the sender
+    renders nothing for the sockets that do not). Both give the same
+    markup (``tests/test_html.py``)."""
+
+    __slots__ = ("pk", "client_id", "sender", "member_id", "kind", "status", "created_at", "content", "payload",
+                 "name", "colour", "attachments")
+
+    @classmethod
+    def of(cls, m: Any) -> Shown:
+        shown = cls()
+        shown.pk, shown.client_id, shown.sender, shown.member_id = m.pk, m.client_id, m.sender_type, m.sender_membership_id
+        shown.kind, shown.status, shown.created_at, shown.content = m.kind, m.status, m.created_at, m.content
+        shown.payload = m.payload if isinstance(m.payload, dict) else {}
+        shown.name = sender_name(m)
+        if m.sender_type == "agent":
+            membership = m.sender_membership
+            shown.colour = colour(membership.user.email if membership is not None else "")
+        elif m.sender_type == "contact":
+            shown.colour = colour(m.conversation.contact_id)
+        else:
+            shown.colour = ""
+        shown.attachments = [
+            (a.file.url, a.name, a.is_image, a.thumbnail.url if a.thumbnail else None, a.size) for a in m.attachments.all()
+        ]
+        return shown
+
+    @classmethod
+    def of_data(cls, d: dict[str, Any]) -> Shown:
+        shown = cls()
+        sender = d["sender"]
+        shown.pk, shown.client_id, shown.sender = d["id"], d["client_id"] or "", sender["type"]
+        shown.member_id = sender["id"] if shown.sender == "agent" else None
+        shown.kind, shown.status, shown.content = d["kind"], d["status"], d["content"]
+        shown.created_at = datetime.fromisoformat(d["created_at"])
+        shown.payload = d["payload"] if isinstance(d["payload"], dict) else {}
+        if shown.sender == "agent":
+            shown.name = sender["name"] if shown.member_id is not None else _("Agent")
+            shown.colour = sender.get("colour") or colour("")
+        elif shown.sender == "contact":
+            shown.name, shown.colour = sender["name"], colour(sender["id"])
+        else:
+            shown.name, shown.colour = _("Bot") if shown.sender == "bot" else "", ""
+        shown.attachments = [
+            (a["url"], a["name"], str(a["content_type"]).startswith("image/"), a["thumbnail_url"], a["size"])
+            for a in d["attachments"]
+        ]
+        return shown
+
+
 def message_bubble(message: Any) -> SafeString:
-    m = message
-    payload = m.payload if isinstance(m.payload, dict) else {}
+    """A message of the thread (the inbox's pages, the agents' replays)."""
+    return bubble(Shown.of(message))
+
+
+def message_bubble_of_data(data: dict[str, Any]) -> SafeString:
+    """The same bubble from the message's wire shape (a live frame)."""
+    return bubble(Shown.of_data(data))
+
+
+def bubble(m: Shown) -> SafeString:
+    payload = m.payload
     if m.kind == "system" and payload.get("event") != "closing":
         created = iso(m.created_at)
         lock = _icon("lock", "icon--xs", "") if payload.get("internal") else ""
@@ -132,25 +196,25 @@ def message_bubble(message: Any) -> SafeString:
             f'<span class="msg-system__text">{esc(m.content)}</span><time class="msg-system__time" '
             f'datetime="{created}" data-time>{_hm(m.created_at)}</time></div></div>\n'
         )
-    sender = m.sender_type
-    name = sender_name(m)
+    sender = m.sender
+    name = m.name
     note = m.kind == "note"
     modifier = " msg--note" if note else (" msg--auto" if sender == "system" else "")
-    parts = [f'<div class="msg msg--{esc(sender)}{modifier}" id="msg-{esc(m.pk)}" {message_data(m)}>\n  ']
+    data = MESSAGE_DATA.format(*map(esc, (m.pk, m.client_id, sender, _blank(m.member_id), m.kind, m.status,
+                                          iso(m.created_at))))
+    parts = [f'<div class="msg msg--{esc(sender)}{modifier}" id="msg-{esc(m.pk)}" {data}>\n  ']
     if sender in ("bot", "system"):
         icon = _icon("bot" if sender == "bot" else "zap", "icon--sm", "")
         parts.append(f'<span class="msg__avatar avatar avatar--sm avatar--bot">{icon}</span>')
     elif sender == "agent":
-        membership = m.sender_membership
-        email = membership.user.email if membership is not None else ""
         parts.append(
-            f'<span class="msg__avatar avatar avatar--sm" style="--avatar-bg: {esc(colour(email))}">'
+            f'<span class="msg__avatar avatar avatar--sm" style="--avatar-bg: {esc(m.colour)}">'
             f'{esc(initials(name))}</span>'
         )
     else:
         parts.append(
             f'<span class="msg__avatar avatar avatar--sm" style="--avatar-bg: '
-            f'{esc(colour(m.conversation.contact_id))}">{esc(initials(name) or "#")}</span>'
+            f'{esc(m.colour)}">{esc(initials(name) or "#")}</span>'
         )
     author = f'<span data-i18n="auto_message">{esc(_("Automatic message"))}</span>' if sender == "system" else esc(name)
     parts.append(
@@ -175,10 +239,9 @@ def message_bubble(message: Any) -> SafeString:
     if m.kind == "location":
         parts.append(_location(payload))
     parts.append("\n      ")
-    attachments = list(m.attachments.all())
-    if attachments:
+    if m.attachments:
         parts.append('<div class="msg__attachments">')
-        parts += [_attachment(a) for a in attachments]
+        parts += [_attachment(*a) for a in m.attachments]
         parts.append("</div>")
     parts.append("\n    </div>\n    ")
     options = payload.get("options")
@@ -224,11 +287,10 @@ def _location(payload: dict) -> str:
     )
 
 
-def _attachment(attachment: Any) -> str:
-    url = esc(attachment.file.url)
-    name = esc(attachment.name)
-    if attachment.is_image:
-        src = esc(attachment.thumbnail.url) if attachment.thumbnail else url
+def _attachment(url: str | None, name: str, is_image: bool, thumbnail: str | None, size: int) -> str:
+    url, name = esc(url), esc(name)
+    if is_image:
+        src = esc(thumbnail) if thumbnail else url
         return (
             f'<a class="attachment attachment--image" href="{url}" target="_blank" rel="noopener">'
             f'<img src="{src}" alt="{name}" loading="lazy"></a>'
@@ -237,5 +299,5 @@ def _attachment(attachment: Any) -> str:
         f'<a class="attachment attachment--file" href="{url}" target="_blank" rel="noopener" download="{name}">'
         f'<span class="attachment__icon">{_icon("file", "icon--sm", "")}</span><span class="attachment__text">'
         f'<span class="attachment__name">{name}</span>'
-        f'<span class="attachment__size">{esc(filesizeformat(attachment.size))}</span></span></a>'
+        f'<span class="attachment__size">{esc(filesizeformat(size))}</span></span></a>'
     )

@@ -32,14 +32,16 @@ def _only(events, name, groups):
 
 def test_message_created(agent, conversation, capture_events):
     """A message that changes its conversation but not who sees it is one
-    event for the agents, carrying the conversation's new state and list
-    row, to the conversation's groups and its audience groups."""
+    event for the agents, carrying the conversation's new state (the inbox
+    draws the list row from it), to the conversation's groups and its
+    audience groups. No bubble HTML: the sockets that show the thread draw
+    it (``tests/conversations/test_consumers.py``)."""
     services.conversation_assign(conversation=conversation, assignee=agent)
     with capture_events() as events:
         services.message_send(conversation=conversation, sender_type="contact", content="hola", client_id="k")
     audience = [f"conv.{conversation.pk}", f"member.{agent.pk}", f"sup.{conversation.account_id}"]
     to_agents = _only(events, "message.created", audience)
-    assert set(to_agents["data"]) == {"message", "html", "conversation"}  # the inbox draws the row from it
+    assert set(to_agents["data"]) == {"message", "conversation"}
     assert set(to_agents["data"]["message"]) == MESSAGE_KEYS
     assert set(to_agents["data"]["conversation"]) >= CONVERSATION_KEYS
     assert to_agents["data"]["conversation"]["last_message_preview"] == "hola"
@@ -69,7 +71,7 @@ def test_a_message_that_changes_who_sees_the_conversation_is_followed_by_its_upd
     services.conversation_snooze(conversation=conversation, by=agent, until=timezone.now() + dt.timedelta(hours=1))
     with capture_events() as events:
         services.message_send(conversation=conversation, sender_type="contact", content="hola")
-    assert set(_only(events, "message.created", [f"conv.{conversation.pk}", f"member.{agent.pk}"])["data"]) == {"message", "html"}
+    assert set(_only(events, "message.created", [f"conv.{conversation.pk}", f"member.{agent.pk}"])["data"]) == {"message"}
     updated = _only(events, "conversation.updated", [f"sup.{conversation.account_id}", f"member.{agent.pk}"])
     assert updated["meta"]["before"]["status"] == "snoozed" and updated["data"]["conversation"]["status"] == "assigned"
     assert _only(events, "conversation.updated", [f"contact.{conversation.contact_id}"])
@@ -109,7 +111,7 @@ def test_message_updated(agent, conversation, capture_events):
     with capture_events() as events:
         assert services.message_mark_delivered(account_id=conversation.account_id, message_id=message.pk)
     agents = _only(events, "message.updated", [f"conv.{conversation.pk}", f"member.{agent.pk}"])
-    assert set(agents["data"]) == {"message", "html"}
+    assert set(agents["data"]) == {"message"}
     assert agents["data"]["message"]["status"] == "delivered"
     visitor = _only(events, "message.updated", [f"contact.{conversation.contact_id}"])
     assert set(visitor["data"]["message"]) == MESSAGE_KEYS

@@ -19,7 +19,7 @@ from accounts.models import Membership
 from core import presence, realtime
 from core.exceptions import ValidationError
 
-from .. import events, services
+from .. import events, html, services
 from ..selectors import (
     Viewer,
     conversation_get_for_member,
@@ -44,6 +44,9 @@ from .widget import replay_frames, resume_max
 logger = logging.getLogger(__name__)
 
 MAX_JOINED = 100
+
+#: Events whose frame carries a message that a thread draws.
+_BUBBLED = frozenset({"message.created", "message.updated"})
 
 
 # --- the one worker-thread step of each frame ------------------------------------
@@ -240,10 +243,24 @@ class AgentConsumer(RealtimeConsumer):
     # --- events ------------------------------------------------------------------
 
     async def forward(self, frame: dict[str, Any], meta: dict[str, Any]) -> None:
-        if frame.get("type") == ACCESS_CHANGED:
+        kind = frame.get("type")
+        if kind == ACCESS_CHANGED:
             await self.refresh_access()
             return
+        if kind in _BUBBLED:
+            frame = self.with_bubble(frame)
         await super().forward(frame, meta)
+
+    def with_bubble(self, frame: dict[str, Any]) -> dict[str, Any]:
+        """A message's frame with its bubble (``data.html``) when this socket
+        shows its thread (joined the conversation). The sender renders none:
+        most of the agents' sockets a message reaches only update a list row.
+        The frame is shared with the process's other sockets: copied."""
+        data = frame.get("data")
+        message = data.get("message") if isinstance(data, dict) else None
+        if not isinstance(message, dict) or "html" in data or message.get("conversation_id") not in self.joined:
+            return frame
+        return {**frame, "data": {**data, "html": html.message_bubble_of_data(message)}}
 
     async def refresh_access(self) -> None:
         """The member's role or campaigns changed, or they were removed:

@@ -872,7 +872,10 @@
     if (!m) return;
     var openId = openConversationId();
     if (m.conversation_id === openId) {
-      insertMessage(d.html, m.id, m.client_id);
+      // The bubble comes with the frame once this socket has joined the thread;
+      // before the join has landed (the thread just opened), fetch what is new.
+      if (d.html) insertMessage(d.html, m.id, m.client_id);
+      else fetchAfter(openId, lastMessageId());
       if (m.sender && m.sender.type === "contact") { clearTypingOf(m.conversation_id, "contact"); markReadSoon(); }
       if (m.sender && m.sender.type === "agent") clearTypingOf(m.conversation_id, "agent", m.sender.id);
     }

@@ -98,6 +98,39 @@ async def test_visitor_send_is_acked_after_commit_and_reaches_joined_agent(away,
     assert _metric("charla_websocket_connections", kind="widget") == open_widgets
 
 
+async def test_only_a_socket_that_shows_the_thread_gets_the_bubble(away, contact, conversation, agent):
+    """The sender renders no bubble: the agent's socket that joined the
+    conversation draws it from the frame's message — the page's markup, in
+    its agent's language — and their other tab (list only) gets none."""
+    from django.utils import translation
+
+    from conversations.html import message_bubble
+
+    await db(services.conversation_assign)(conversation=conversation, assignee=agent)
+    agent.user.language = "es"
+    await db(agent.user.save)(update_fields=["language"])
+    thread, listing = await agent_socket(agent), await agent_socket(agent)
+    await _join(thread, conversation.pk)
+    await drain(listing)
+
+    visitor = await widget_socket(contact)
+    await visitor.send_json_to(_send(conversation.pk, "b-1", "Mira https://example.com <b>"))
+    await receive(visitor, "message.ack")
+    shown, listed = await receive(thread, "message.created"), await receive(listing, "message.created")
+    assert "html" not in listed["data"] and listed["data"]["conversation"]["last_message_preview"]
+
+    stored = await db(lambda: Message.objects.select_related("conversation__contact").get(client_id="b-1"))()
+    with translation.override("es"):
+        assert shown["data"]["html"] == await db(message_bubble)(stored)
+    assert "&lt;b&gt;" in shown["data"]["html"] and 'href="https://example.com"' in shown["data"]["html"]
+
+    note = await db(services.agent_message_send)(membership=agent, conversation_id=conversation.pk, content="ojo",
+                                                   private=True)
+    noted = await receive(thread, "message.created")
+    assert noted["data"]["message"]["id"] == note.message.pk and "Nota privada" in noted["data"]["html"]
+    await close(visitor, thread, listing)
+
+
 async def test_the_sending_tab_gets_its_ack_and_the_visitors_other_tabs_the_message(contact, conversation):
     sender, other = await widget_socket(contact), await widget_socket(contact)
     await sender.send_json_to(_send(conversation.pk, "tab-1", "desde la pestaña uno"))

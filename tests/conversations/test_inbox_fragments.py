@@ -415,3 +415,25 @@ def test_fragments_escape_what_people_typed(account, agent):
     assert "&lt;script&gt;x&lt;/script&gt;" in out and "<br>bye" in out
     assert '<a href="https://a.test/?a=1&amp;b=2" rel="nofollow">' in out  # urlize, as before
     assert "&lt;b&gt;&quot;Eve&quot;&lt;/b&gt; &amp; co" in out and "&lt;i&gt;Ana&lt;/i&gt;" in out
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_a_bubble_drawn_from_the_frame_is_the_page_s(varied_thread, agent, language):
+    """An agent socket that shows the thread draws a live message's bubble
+    from the frame's message (``html.message_bubble_of_data``, after the
+    channel layer's msgpack): the markup must be the page's, every branch."""
+    import msgpack
+
+    from conversations import events, html
+
+    hostile = factories.MessageFactory(
+        account=agent.account, conversation=varied_thread[0].conversation, sender_type=Message.Sender.AGENT,
+        sender_membership=agent, content='<script>x()</script> "q" & www.example.test\n\nbye',
+    )
+    thread = [*varied_thread, Message.objects.select_related("sender_membership__user", "conversation__contact").get(
+        pk=hostile.pk)]
+    with translation.override(language):
+        for message in thread:
+            data = msgpack.unpackb(msgpack.packb(events.message_data(message)))
+            assert html.message_bubble_of_data(data) == html.message_bubble(message), message.kind
+    assert "&lt;script&gt;" in html.message_bubble(thread[-1])
