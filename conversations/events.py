@@ -1,9 +1,10 @@
 """Wire shapes of conversations and messages (PROTOCOL.md), and their fan-out.
 
-Services call the ``publish_*`` helpers; they build each frame once, render
-the agents' HTML fragment once, and hand both to ``core.realtime`` on
-commit. Visitors get the same data without internal fields or HTML, and
-never a private note or an internal system line.
+Services call the ``publish_*`` helpers; they build each frame once and hand
+it to ``core.realtime`` on commit. A message's bubble HTML is drawn by the
+agent sockets that show its thread (``AgentConsumer.with_bubble``). Visitors
+get the same data without internal fields or HTML, and never a private note
+or an internal system line.
 """
 
 from __future__ import annotations

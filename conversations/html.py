@@ -1,14 +1,16 @@
 """The inbox's two live fragments — a conversation's list row and a message
 bubble — rendered in Python.
 
-Each message sent renders both, once, for the agents' frames
-(``conversations.events``), and the inbox pages render the same functions
-through ``{% conversation_row %}`` and ``{% message_bubble %}`` (the
-templates ``conversations/live/*.html`` hold only that tag), so live
+The inbox pages render them through ``{% conversation_row %}`` and
+``{% message_bubble %}`` (the templates ``conversations/live/*.html`` hold
+only that tag); live, a conversation change renders the row for the agents'
+frames (``conversations.events``; the inbox draws rows of messages itself,
+``static/inbox/inbox.js``), and an agent socket that shows a thread draws a
+new message's bubble from the frame's data (``Shown.of_data``), so live
 updates and page loads show the same markup. In Django's template language
 the two took 14 % of a message's server CPU on the real-time bench; here
 they are plain string building (docs/decisions.md, "The live fragments are
-rendered in Python").
+rendered in Python", "The bubble drawn where the thread shows").
 
 Everything shown is escaped (``esc``: ``conditional_escape``'s result) unless it is already
 safe markup (icons, ``row_data``/``message_data``); text filters are
