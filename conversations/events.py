@@ -202,7 +202,7 @@ def _agent_groups(conversation: Conversation) -> list[str]:
 
 
 def publish_message(message: Message, *, event: str = "message.created", sender_channel: str | None = None,
-                    with_conversation: bool = False, to_contact: bool = True) -> None:
+                    with_conversation: bool = False, to_contact: bool = True) -> dict[str, Any]:
     """``event`` for ``message`` to the visitor's tabs and to the agents who
     see its conversation. ``sender_channel``: the visitor's socket that sent
     it (its ack carried the message): only their other tabs get it, and
@@ -219,7 +219,9 @@ def publish_message(message: Message, *, event: str = "message.created", sender_
 
     The visitor's copies go first, so that under load the agents' events of
     consecutive messages sit next to each other in a batch and travel to
-    their groups bundled (``core.channel_layer``)."""
+    their groups bundled (``core.channel_layer``). Returns the message's
+    wire shape (``message_data``), which the events share: not to be
+    changed."""
     conversation = message.conversation
     data = message_data(message)
     meta = conversation_meta(conversation)
@@ -242,6 +244,7 @@ def publish_message(message: Message, *, event: str = "message.created", sender_
         groups = list(dict.fromkeys(groups + _audience_groups(conversation.account_id, **audience_of(conversation))))
         agents["conversation"] = conversation_data(conversation)
     realtime.publish_on_commit(groups=groups, event=event, data=agents, meta={**meta, "audience": "agents"})
+    return data
 
 
 def audience_of(conversation: Conversation) -> dict[str, Any]:

@@ -10,9 +10,11 @@ from client input (ARCHITECTURE §4).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
+import secrets
 import threading
-import uuid
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -61,10 +63,30 @@ def group_member(membership_id: int) -> str:
     return f"member.{membership_id}"
 
 
+class _FrameIds:
+    """Frame ids unique across processes — what a socket drops a second copy
+    of a frame by: a random prefix per process, taken again in a forked
+    child, and a counter. (``uuid4`` read the system's random source per
+    frame.)"""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.prefix, self.counter = secrets.token_hex(8), itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter):x}"
+
+
+_frame_ids = _FrameIds()
+
+
 def build_frame(event: str, data: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": event,
-        "id": uuid.uuid4().hex,
+        "id": _frame_ids.next(),
         "ts": timezone.now().isoformat().replace("+00:00", "Z"),
         "data": data,
     }

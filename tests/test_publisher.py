@@ -93,3 +93,20 @@ async def test_worker_threads_hand_events_to_the_loop_in_order(monkeypatch):
     for t in range(4):
         assert [n for who, n in got if who == t] == list(range(200))
     assert wakeups < 800
+
+
+async def test_frame_ids_are_unique_and_a_forked_child_takes_its_own():
+    import os
+
+    from core import realtime
+
+    ids = {realtime.build_frame("ping", {})["id"] for _ in range(1000)}
+    assert len(ids) == 1000
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first frame id, to the parent
+        os.write(write, realtime.build_frame("ping", {})["id"].encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 100).decode()
+    assert child not in ids and child[:16] != next(iter(ids))[:16]

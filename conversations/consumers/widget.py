@@ -80,7 +80,7 @@ def _ack(result: Any) -> dict[str, Any]:
         "message.ack",
         {
             "client_id": result.message.client_id or None,
-            "message": events.message_data(result.message),
+            "message": result.data or events.message_data(result.message),
             "duplicate": not result.created,
         },
     )

@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import mimetypes
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -57,8 +57,12 @@ STATUS_RANK = {
 
 @dataclass(frozen=True)
 class SendResult:
+    """``data``: the message's wire shape as its events carried it (the
+    socket's ack reuses it), when this send published them."""
+
     message: Message
     created: bool
+    data: dict[str, Any] | None = field(default=None, compare=False)
 
 
 # --- Validation -----------------------------------------------------------------
@@ -364,7 +368,7 @@ def _stored(message: Message, conversation: Conversation, attachments: list[Atta
     message.conversation = conversation
     _with_attachments(message, attachments)
     if message.kind == Message.Kind.NOTE:
-        events.publish_message(message)
+        data = events.publish_message(message)
     else:
         # A visitor's own message changes nothing their tabs show of the
         # conversation (their unread count is of the other side's messages)
@@ -372,14 +376,14 @@ def _stored(message: Message, conversation: Conversation, attachments: list[Atta
         visitor_sees_change = message.sender_type != Message.Sender.CONTACT or conversation.status != before["status"]
         if events.audience_of(conversation) == before:
             # Nobody gains or loses sight of it: one event for the agents.
-            events.publish_message(message, sender_channel=sender_channel, with_conversation=True,
-                                   to_contact=visitor_sees_change)
+            data = events.publish_message(message, sender_channel=sender_channel, with_conversation=True,
+                                          to_contact=visitor_sees_change)
         else:
-            events.publish_message(message, sender_channel=sender_channel)
+            data = events.publish_message(message, sender_channel=sender_channel)
             events.publish_conversation(conversation, to_contact=visitor_sees_change, before=before)
     if after_commit:
         _after_commit(message, conversation)
-    return SendResult(message, True)
+    return SendResult(message, True, data)
 
 
 def _contact_send_in_one(contact: Contact, *, conversation_id: int, client_id: str, content: Any, kind: str,
