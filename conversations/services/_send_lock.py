@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache, cached_property
 from typing import Any
 
@@ -31,6 +31,7 @@ import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
+from django.utils import timezone
 
 from ..models import Conversation
 
@@ -337,14 +338,56 @@ def _write(sets: tuple[tuple[str, str], ...], rows_from: str = "") -> tuple[_Sql
     return ins, update
 
 
+#: How :func:`_params` prepares a field's value: the time of the save
+#: (``auto_now``/``auto_now_add``, set on the instance as ``pre_save`` does),
+#: or the value as is when it is one of these types (what the field's
+#: ``get_db_prep_save`` returns for it on PostgreSQL); anything else goes
+#: through the field's own preparation.
+_NOW = "now"
+_AS_IS = {
+    models.CharField: (str,),
+    models.TextField: (str,),
+    models.ForeignKey: (int,),
+    models.BigIntegerField: (int,),
+    models.IntegerField: (int,),
+    models.PositiveIntegerField: (int,),
+    models.BooleanField: (bool,),
+    models.DateTimeField: (datetime,),
+}
+
+
+def _preparer(field: models.Field) -> Any:
+    if isinstance(field, models.DateTimeField) and (field.auto_now or field.auto_now_add):
+        return _NOW
+    return _AS_IS.get(type(field))
+
+
+def _prepared(slot: models.Field, how: Any, message: models.Model, now: datetime) -> Any:
+    if how is _NOW:
+        setattr(message, slot.attname, now)
+        return now
+    if how is not None:
+        value = message.__dict__.get(slot.attname)
+        if value is None or (type(value) in how and (type(value) is not datetime or value.tzinfo is not None)):
+            return value
+    return slot.get_db_prep_save(slot.pre_save(message, True), _backend())
+
+
+@cache
+def _how(slots: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(None if isinstance(slot, str) else _preparer(slot) for slot in slots)
+
+
 def _params(sql: _Sql, message: models.Model, **named: Any) -> list[Any]:
-    params = [
-        None if isinstance(slot, str) else slot.get_db_prep_save(slot.pre_save(message, True), _backend())
-        for slot in sql.slots
+    """The values of ``sql``'s placeholders: each message field's value as
+    ``save()`` would store it (``auto_now`` fields take one time, the
+    message's ``created_at``, also ``{now}``), each named value from ``named``."""
+    now = timezone.now()
+    named["now"] = now
+    return [
+        named[slot] if isinstance(slot, str) else _prepared(slot, how, message, now)
+        for slot, how in zip(sql.slots, _how(sql.slots), strict=True)
     ]
-    # ``{now}`` is the message's time as stored (``pre_save`` above set it).
-    named["now"] = message.created_at
-    return [named[slot] if isinstance(slot, str) else param for slot, param in zip(sql.slots, params, strict=True)]
 
 
 def _inserted(message: models.Model, pk: int) -> None:

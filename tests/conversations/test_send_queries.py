@@ -82,3 +82,37 @@ def test_agent_cannot_send_to_a_conversation_they_cannot_see(contact, conversati
     with pytest.raises(NotFound):
         services.agent_message_send(membership=agent, conversation_id=conversation.pk, content="hola")
     assert not Message.objects.filter(conversation=conversation, sender_type="agent").exists()
+
+
+@pytest.mark.parametrize("sender", ["contact", "agent", "bot"])
+def test_the_statement_s_values_are_what_save_would_store(agent, conversation, sender):
+    """``_send_lock._params`` prepares the usual field values itself (the
+    field machinery was a twentieth of a send): each must equal what the
+    field's own ``get_db_prep_save`` gives, the two ``auto_now`` times one."""
+    import datetime as dt
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from conversations.services import _send_lock
+    from conversations.services.messages import _new_message
+
+    kind, payload = ("quick_replies", {"options": [{"label": "Sí", "value": "y"}]}) if sender == "bot" else ("text", {})
+    message = _new_message(
+        account_id=conversation.account_id, conversation_id=conversation.pk, sender_type=sender,
+        membership=agent if sender == "agent" else None, kind=kind, content="¿Hola?", payload=payload,
+        client_id="c-1", now=timezone.now() - dt.timedelta(seconds=1),
+    )
+    sql, _returned = _send_lock._store_statement(_send_lock.counters(sender, kind))
+    fast = _send_lock._params(sql, message, preview="p", window=dt.timedelta(seconds=10), conversation=conversation.pk)
+    assert message.created_at == message.updated_at == fast[sql.slots.index("now")]
+    for slot, value in zip(sql.slots, fast, strict=True):
+        if isinstance(slot, str):
+            continue
+        django = slot.get_db_prep_save(getattr(message, slot.attname), connection)
+        if slot.attname in ("created_at", "updated_at"):
+            assert value == message.created_at
+        elif slot.attname == "payload":
+            assert value.obj == django.obj == payload
+        else:
+            assert value == django and type(value) is type(django), slot.attname
