@@ -29,7 +29,7 @@ from core.metrics import messages_total
 from .. import events, signals
 from ..models import Attachment, Contact, Conversation, Message
 from ..selectors import Viewer, conversation_open_for_contact, viewer_for
-from ._send_lock import Sent, lock_conversation, send_one, send_one_async, store_message
+from ._send_lock import Sent, lock_conversation, new_instance, send_one, send_one_async, store_message
 from .contacts import contact_pending_context
 from .conversations import conversation_assign, conversation_start
 
@@ -344,11 +344,12 @@ def _new_message(*, account_id: int, conversation_id: int, sender_type: str, mem
                  kind: str, content: str, payload: dict, client_id: str, external_id: str = "",
                  status: str = Message.Status.SENT, now) -> Message:
     """A message to store (its conversation is attached once stored: ``_stored``)."""
-    return Message(
+    return new_instance(
+        Message,
+        {"sender_membership": membership if sender_type == Message.Sender.AGENT else None},
         account_id=account_id,
         conversation_id=conversation_id,
         sender_type=sender_type,
-        sender_membership=membership if sender_type == Message.Sender.AGENT else None,
         kind=kind,
         content=content,
         payload=payload,

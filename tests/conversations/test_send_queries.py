@@ -116,3 +116,24 @@ def test_the_statement_s_values_are_what_save_would_store(agent, conversation, s
             assert value.obj == django.obj == payload
         else:
             assert value == django and type(value) is type(django), slot.attname
+
+
+@pytest.mark.parametrize("with_member", [True, False])
+def test_a_new_message_is_what_its_constructor_builds(agent, conversation, with_member):
+    """``_send_lock.new_instance`` skips ``Model.__init__``: the instance must
+    be the one ``Message(...)`` builds — every attribute, the cached sender,
+    an unsaved state — and its defaults fresh per instance."""
+    from conversations.services._send_lock import new_instance
+
+    member = agent if with_member else None
+    values = {"account_id": conversation.account_id, "conversation_id": conversation.pk, "sender_type": "agent",
+              "kind": "text", "content": "hola", "client_id": "c-9"}
+    built = new_instance(Message, {"sender_membership": member}, **values)
+    expected = Message(sender_membership=member, **values)
+    assert {k: v for k, v in built.__dict__.items() if k != "_state"} == {
+        k: v for k, v in expected.__dict__.items() if k != "_state"
+    }
+    assert built._state.adding and built._state.db is None and built.pk is None
+    assert built.sender_membership is member and built.sender_membership_id == (member.pk if member else None)
+    other = new_instance(Message, {"sender_membership": None}, **values)
+    assert other.payload == {} and other.payload is not built.payload
