@@ -233,6 +233,7 @@ class Bench:
         hub = Hub()
         target = Target(app, server.port, plan.delivery)
         for n in sizes:
+            await asyncio.to_thread(data.vacuum)  # as autovacuum would (off on some machines)
             live = Live(target, self.ds.convs[:n], self.ds.agents)
             await live.open(hub)
             server_label = variant.server + (f" x{variant.workers} processes" if variant.workers > 1 else "")
@@ -251,6 +252,7 @@ class Bench:
                     log(f"  {app:6} n={n:<5} open    {rate:>4} skipped: saturated at {saturated_at}/s")
                     continue
                 total = int(rate * plan.duration)
+                await asyncio.to_thread(data.vacuum)
                 cpu = CpuProbe(server)
                 run, extra = await open_loop(live, hub, prefix=self.prefix(), rate=rate, total=total, drain=60)
                 row = self.record({**base, "mode": "open", "rate": rate}, run, extra, cpu.result())
@@ -260,6 +262,7 @@ class Bench:
                     log(f"  saturated at {rate}/s (aborted={extra['aborted']}, drained={extra['drained']}, p99={p99} ms)")
                 await asyncio.sleep(1)
             if closed and "closed" not in plan.skip:
+                await asyncio.to_thread(data.vacuum)
                 cpu = CpuProbe(server)
                 spy = None
                 if self.profile and n == max(sizes) and profiler.available():
@@ -404,6 +407,8 @@ def environment() -> dict[str, Any]:
                      "channels_redis": channels_redis.__version__, "uvicorn": uvicorn.__version__,
                      "daphne": daphne.__version__, "websockets": websockets.__version__, "psycopg": psycopg.__version__},
         "postgres": out(["psql", f"{benv.PG_URL}/postgres", "-Atc", "show server_version"]),
+        # Off here: the bench vacuums between phases (``data.vacuum``) as it would.
+        "postgres_autovacuum": out(["psql", f"{benv.PG_URL}/postgres", "-Atc", "show autovacuum"]),
         "redis": out(["redis-cli", "info", "server"]).split("redis_version:")[-1].split()[0] if out(["redis-cli", "ping"]) else "",
     }
 
