@@ -85,12 +85,58 @@ async def pool() -> Any:
             name="charla-loop", timeout=_timeout(),
         )
         _pools[loop] = found
+        _gates[found] = asyncio.Semaphore(POOL_MAX)
         await found.open(wait=True)
     return found
+
+
+class connection:  # noqa: N801 - used as ``async with adb.connection() as aconnection``
+    """A connection of this loop's pool, for one statement.
+
+    Under load every connection is busy and sends queue for one. Waiting in
+    the pool costs each a task and a condition (``psycopg_pool``'s waiting
+    clients, with a timeout through ``wait_for``); here they wait their
+    turn on a semaphore of the pool's size instead — a plain future — and
+    then find a connection free. The pool's timeout still holds
+    (``PoolTimeout``)."""
+
+    __slots__ = ("_held", "_gate")
+
+    async def __aenter__(self) -> Any:
+        found = await pool()
+        gate = _gates[found]
+        if gate.locked():
+            try:
+                async with asyncio.timeout(found.timeout):
+                    await gate.acquire()
+            except TimeoutError:
+                from psycopg_pool import PoolTimeout
+
+                raise PoolTimeout(f"couldn't get a connection after {found.timeout:.2f} sec") from None
+        else:
+            await gate.acquire()
+        self._gate = gate
+        try:
+            self._held = found.connection()
+            return await self._held.__aenter__()
+        except BaseException:
+            gate.release()
+            raise
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        try:
+            return await self._held.__aexit__(*exc)
+        finally:
+            self._gate.release()
+
+
+#: Per pool: a semaphore of its size (``connection``).
+_gates: dict[Any, asyncio.Semaphore] = {}
 
 
 async def close() -> None:
     """Close this loop's pool (tests; a server's lives as long as it does)."""
     found = _pools.pop(asyncio.get_running_loop(), None)
     if found is not None:
+        _gates.pop(found, None)
         await found.close()

@@ -435,8 +435,7 @@ async def contact_message_send_async(
         contact, conversation_id=conversation_id, client_id=_clean_client_id(client_id), content=content, kind=kind,
         payload=payload, flood_limit=flood_limit,
     )
-    pool = await adb.pool()
-    async with pool.connection() as aconnection:
+    async with adb.connection() as aconnection:
         sent = await send_one_async(aconnection, message, **statement)
     if sent.retry:
         return None  # the worker thread reads the stored twin

@@ -6,6 +6,7 @@ thread, which answers it as before."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import psycopg
 import pytest
@@ -114,3 +115,41 @@ def test_a_contact_without_its_configuration_loaded_takes_the_thread(contact, co
         contact=bare, conversation_id=conversation.pk, client_id="x", content="hola",
     )) is None
     assert not Message.objects.filter(client_id="x").exists()
+
+
+async def test_sends_beyond_the_pool_wait_their_turn_and_time_out_like_the_pool():
+    """``adb.connection``: more statements than connections wait on the
+    gate, never more than the pool's size hold one, and a wait longer than
+    the pool's timeout raises the pool's ``PoolTimeout``."""
+    from psycopg_pool import PoolTimeout
+
+    from core import adb
+
+    held, most = 0, 0
+
+    async def one():
+        nonlocal held, most
+        async with adb.connection() as aconnection:
+            held += 1
+            most = max(most, held)
+            await aconnection.execute("SELECT pg_sleep(0.005)")
+            held -= 1
+
+    try:
+        await asyncio.gather(*(one() for _ in range(adb.POOL_MAX * 5)))
+        assert most == adb.POOL_MAX
+        found = await adb.pool()
+        timeout, found.timeout = found.timeout, 0.05
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                for _ in range(adb.POOL_MAX):
+                    await stack.enter_async_context(adb.connection())
+                with pytest.raises(PoolTimeout):
+                    async with adb.connection():
+                        pass
+            async with adb.connection() as aconnection:  # every permit back
+                assert (await (await aconnection.execute("SELECT 1")).fetchone()) == (1,)
+        finally:
+            found.timeout = timeout
+    finally:
+        await adb.close()
