@@ -380,13 +380,15 @@ def _write(sets: tuple[tuple[str, str], ...], rows_from: str = "") -> tuple[_Sql
 
 #: How :func:`_params` prepares a field's value: the time of the save
 #: (``auto_now``/``auto_now_add``, set on the instance as ``pre_save`` does),
-#: or the value as is when it is one of these types (what the field's
-#: ``get_db_prep_save`` returns for it on PostgreSQL); anything else goes
-#: through the field's own preparation.
+#: or the value as is when it is of these types (what the field's
+#: ``get_db_prep_save`` returns for it on PostgreSQL: any string for a text
+#: field, choices included; exactly an ``int``, ``bool`` or aware
+#: ``datetime`` for the others); anything else goes through the field.
 _NOW = "now"
+_TEXT = (str,)
 _AS_IS = {
-    models.CharField: (str,),
-    models.TextField: (str,),
+    models.CharField: _TEXT,
+    models.TextField: _TEXT,
     models.ForeignKey: (int,),
     models.BigIntegerField: (int,),
     models.IntegerField: (int,),
@@ -402,13 +404,20 @@ def _preparer(field: models.Field) -> Any:
     return _AS_IS.get(type(field))
 
 
+def _as_is(value: Any, how: tuple[type, ...]) -> bool:
+    if how is _TEXT:
+        return isinstance(value, str)
+    kind = type(value)
+    return kind in how and (kind is not datetime or value.tzinfo is not None)
+
+
 def _prepared(slot: models.Field, how: Any, message: models.Model, now: datetime) -> Any:
     if how is _NOW:
         setattr(message, slot.attname, now)
         return now
     if how is not None:
         value = message.__dict__.get(slot.attname)
-        if value is None or (type(value) in how and (type(value) is not datetime or value.tzinfo is not None)):
+        if value is None or _as_is(value, how):
             return value
     return slot.get_db_prep_save(slot.pre_save(message, True), _backend())
 
