@@ -13,7 +13,7 @@ they are plain string building (docs/decisions.md, "The live fragments are
 rendered in Python", "The bubble drawn where the thread shows").
 
 Everything shown is escaped (``esc``: ``conditional_escape``'s result) unless it is already
-safe markup (icons, ``row_data``/``message_data``); text filters are
+safe markup (icons, ``row_data``, ``MESSAGE_DATA`` of escaped values); text filters are
 Django's own (``urlize``, ``linebreaksbr``, ``floatformat``,
 ``filesizeformat``); times are shown in the current time zone as the
 templates showed them.
@@ -130,7 +130,7 @@ class Shown:
     ``conversations.events.message_data``: an agent socket that shows the
     thread draws the bubble of a live message from the frame, so the sender
     renders nothing for the sockets that do not). Both give the same
-    markup (``tests/test_html.py``)."""
+    markup (``tests/conversations/test_inbox_fragments.py``)."""
 
     __slots__ = ("pk", "client_id", "sender", "member_id", "kind", "status", "created_at", "content", "payload",
                  "name", "colour", "attachments")

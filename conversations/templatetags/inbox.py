@@ -216,15 +216,6 @@ MESSAGE_DATA = (
 
 
 @register.filter
-def message_data(message):
-    """A message's data attributes for the live client (grouping, read ticks,
-    catch-up): one call instead of seven template variables per message."""
-    m = message
-    values = (m.pk, m.client_id, m.sender_type, _blank(m.sender_membership_id), m.kind, m.status, iso(m.created_at))
-    return mark_safe(MESSAGE_DATA.format(*map(esc, values)))  # format_html's output
-
-
-@register.filter
 def json_attr(value) -> str:
     """A value as JSON for a data attribute (escaped by the template)."""
     return json.dumps(value, separators=(",", ":"), default=str)

@@ -22,7 +22,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from conversations import selectors
+from conversations import html, selectors
 from conversations.models import Attachment, Contact, Conversation, Message
 from conversations.selectors import (
     conversation_rows,
@@ -280,7 +280,7 @@ MESSAGE_DATA_SPELLED_OUT = (
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
-def test_data_attribute_filters_write_what_the_template_spelled_out(varied_rows, varied_thread, language):
+def test_data_attributes_are_what_the_template_spelled_out(varied_rows, varied_thread, language):
     engine = engines["django"]
     with translation.override(language):
         for conversation in varied_rows:
@@ -288,8 +288,10 @@ def test_data_attribute_filters_write_what_the_template_spelled_out(varied_rows,
             expected = engine.from_string(ROW_DATA_SPELLED_OUT).render({"conversation": conversation})
             assert engine.from_string("{% load inbox %}{{ c|row_data }}").render({"c": conversation}) == expected
         for message in varied_thread:
+            if message.kind == "system" and message.payload.get("event") != "closing":
+                continue  # a system line carries its own few attributes
             expected = engine.from_string(MESSAGE_DATA_SPELLED_OUT).render({"message": message})
-            assert engine.from_string("{% load inbox %}{{ m|message_data }}").render({"m": message}) == expected
+            assert f" {expected}>" in html.message_bubble(message)
 
 
 def test_conversation_url_is_the_reversed_url():
@@ -424,7 +426,7 @@ def test_a_bubble_drawn_from_the_frame_is_the_page_s(varied_thread, agent, langu
     channel layer's msgpack): the markup must be the page's, every branch."""
     import msgpack
 
-    from conversations import events, html
+    from conversations import events
 
     hostile = factories.MessageFactory(
         account=agent.account, conversation=varied_thread[0].conversation, sender_type=Message.Sender.AGENT,
