@@ -235,7 +235,7 @@ def publish_message(message: Message, *, event: str = "message.created", sender_
         )
     groups = _agent_groups(conversation)
     # No bubble HTML: the sockets that show the thread draw it from the
-    # message (``AgentConsumer.forward``); most agents' sockets only update
+    # message (``AgentConsumer.with_bubble``); most agents' sockets only update
     # a list row (docs/decisions.md, "The bubble drawn where the thread shows").
     agents: dict[str, Any] = {"message": data}
     if with_conversation:

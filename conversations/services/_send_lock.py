@@ -201,13 +201,23 @@ def _from_db(model: type[models.Model], alias: str, attnames: tuple[str, ...], v
     loaded attribute: the descriptors of these fields store the value as
     is). Unloaded fields are deferred, as there. Through ``from_db`` when
     anything listens to the model's ``pre_init``/``post_init``."""
-    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+    instance = _bare(model)
+    if instance is None:
         return model.from_db(alias, list(attnames), values)
-    instance = model.__new__(model)
-    state = instance._state = ModelState()
-    state.adding = False
-    state.db = alias
+    instance._state.adding = False
+    instance._state.db = alias
     instance.__dict__.update(zip(attnames, values, strict=True))
+    return instance
+
+
+def _bare(model: type[models.Model]) -> models.Model | None:
+    """An instance of ``model`` with a fresh state and no attributes, or
+    ``None`` when anything listens to its ``pre_init``/``post_init`` (the
+    caller then goes through ``Model.__init__``, which sends them)."""
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return None
+    instance = model.__new__(model)
+    instance._state = ModelState()
     return instance
 
 
@@ -232,10 +242,9 @@ def new_instance(model: type[models.Model], relations: dict[str, models.Model | 
     for a foreign key's id); ``relations``: foreign keys by field name, to
     an instance or ``None``, cached as ``__init__`` caches them. Through
     ``__init__`` when anything listens to the model's ``pre_init``/``post_init``."""
-    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+    instance = _bare(model)
+    if instance is None:
         return model(**relations, **values)
-    instance = model.__new__(model)
-    instance._state = ModelState()
     attributes = instance.__dict__
     constant, computed = _blank(model)
     attributes.update(constant)
@@ -338,6 +347,11 @@ class _Sql:
     text: str
     slots: tuple[Any, ...] = ()
 
+    @cached_property
+    def preparers(self) -> tuple[Any, ...]:
+        """How :func:`_params` prepares each slot's value (``_preparer``)."""
+        return tuple(None if isinstance(slot, str) else _preparer(slot) for slot in self.slots)
+
     def __add__(self, other: _Sql | str) -> _Sql:
         other = _sql(other) if isinstance(other, str) else other
         return _Sql(self.text + other.text, self.slots + other.slots)
@@ -422,11 +436,6 @@ def _prepared(slot: models.Field, how: Any, message: models.Model, now: datetime
     return slot.get_db_prep_save(slot.pre_save(message, True), _backend())
 
 
-@cache
-def _how(slots: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(None if isinstance(slot, str) else _preparer(slot) for slot in slots)
-
-
 def _params(sql: _Sql, message: models.Model, **named: Any) -> list[Any]:
     """The values of ``sql``'s placeholders: each message field's value as
     ``save()`` would store it (``auto_now`` fields take one time, the
@@ -435,7 +444,7 @@ def _params(sql: _Sql, message: models.Model, **named: Any) -> list[Any]:
     named["now"] = now
     return [
         named[slot] if isinstance(slot, str) else _prepared(slot, how, message, now)
-        for slot, how in zip(sql.slots, _how(sql.slots), strict=True)
+        for slot, how in zip(sql.slots, sql.preparers, strict=True)
     ]
 
 
