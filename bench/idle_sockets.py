@@ -99,7 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sockets", type=int, default=10_000)
     parser.add_argument("--app", choices=["charla", "floor"], default="charla")
-    parser.add_argument("--server", choices=["uvicorn", "uvicorn-sansio", "daphne"], default="uvicorn")
+    parser.add_argument("--server", choices=["uvicorn", "uvicorn-legacy", "daphne"], default="uvicorn")
     parser.add_argument("--deflate", action="store_true",
                         help="server accepts and clients offer per-message deflate, as browsers do")
     args = parser.parse_args()

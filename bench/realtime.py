@@ -119,7 +119,7 @@ class Variant:
 BASELINE = Variant("baseline")
 VARIANTS = [
     Variant("daphne", server="daphne"),
-    Variant("uvicorn-sansio", server="uvicorn-sansio"),
+    Variant("uvicorn-legacy", server="uvicorn-legacy"),
     Variant("core-layer", env={"DJANGO_SETTINGS_MODULE": "bench.settings_core_layer"}, layer="RedisChannelLayer (core)"),
     Variant("no-pool-persistent", env={"DB_POOL": "false", "CONN_MAX_AGE": "60"}, db="no pool, CONN_MAX_AGE=60"),
     Variant("no-pool-age0", env={"DB_POOL": "false", "CONN_MAX_AGE": "0"}, db="no pool, CONN_MAX_AGE=0"),
@@ -132,7 +132,7 @@ VARIANTS = [
     Variant("workers2", workers=2, rates=(250, 500)),
 ]
 FLOOR_ONLY = {"floor-channels-dispatch", "floor-thread-sensitive", "floor-loop-insert"}
-BOTH_APPS = {"daphne", "uvicorn-sansio", "core-layer", "no-pool-persistent", "no-pool-age0", "workers2"}
+BOTH_APPS = {"daphne", "uvicorn-legacy", "core-layer", "no-pool-persistent", "no-pool-age0", "workers2"}
 
 
 @dataclass

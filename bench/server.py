@@ -24,10 +24,11 @@ def free_port() -> int:
 
 def command(kind: str, app: str, port: int, *, deflate: bool = False, workers: int = 1) -> list[str]:
     target = "bench.floor_app:application" if app == "floor" else "config.asgi:application"
-    if kind in ("uvicorn", "uvicorn-sansio"):
-        # "websockets" is uvicorn's legacy-protocol implementation (deprecated in
-        # uvicorn 0.3x); "websockets-sansio" is its replacement.
-        ws = "websockets-sansio" if kind == "uvicorn-sansio" else "websockets"
+    if kind in ("uvicorn", "uvicorn-legacy"):
+        # "uvicorn": ``--ws websockets-sansio``, what the Procfile runs;
+        # "uvicorn-legacy": ``--ws websockets``, the websockets library's legacy
+        # protocol (deprecated; what Charla ran until session 7).
+        ws = "websockets" if kind == "uvicorn-legacy" else "websockets-sansio"
         return [
             str(benv.VENV_BIN / "uvicorn"), target, "--host", "127.0.0.1", "--port", str(port),
             "--ws", ws, "--ws-per-message-deflate", "true" if deflate else "false", "--lifespan", "off",

@@ -220,7 +220,7 @@ def live_server_url(django_db_setup, django_db_blocker) -> Iterator[str]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("w")
     command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--ws", "websockets", "--ws-per-message-deflate", "false", "--lifespan", "off"]
+    command += ["--ws", "websockets-sansio", "--ws-per-message-deflate", "false", "--lifespan", "off"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def server_output() -> str:
