@@ -93,10 +93,38 @@ def is_live_here(kind: str, subject_id: int) -> bool:
     return bool(_here.get((kind, subject_id)))
 
 
+#: How long a subject that :func:`is_live` found live in another process
+#: counts as live for :func:`was_live_lately`.
+LATELY_SECONDS = 5.0
+
+#: (kind, subject id) -> when :func:`is_live` last found it live only in
+#: another process (``time.monotonic``).
+_elsewhere: dict[tuple[str, int], float] = {}
+
+
 def is_live(kind: str, subject_id: int) -> bool:
     """Whether the subject has a live socket: at once when it has one in this
     process, otherwise from Redis (sockets of other processes)."""
-    return is_live_here(kind, subject_id) or live_count(kind, subject_id) > 0
+    if is_live_here(kind, subject_id):
+        return True
+    live = live_count(kind, subject_id) > 0
+    if live:
+        _elsewhere[(kind, subject_id)] = time.monotonic()
+    else:
+        _elsewhere.pop((kind, subject_id), None)
+    return live
+
+
+def was_live_lately(kind: str, subject_id: int) -> bool:
+    """Without Redis: the subject has a live socket in this process, or
+    :func:`is_live` found one in another process less than
+    ``LATELY_SECONDS`` ago. ``False`` means "ask :func:`is_live`" — for the
+    send path, which would otherwise hop to a worker thread on every
+    message to an agent whose socket is served by another process."""
+    if is_live_here(kind, subject_id):
+        return True
+    seen = _elsewhere.get((kind, subject_id))
+    return seen is not None and time.monotonic() - seen < LATELY_SECONDS
 
 
 def live_subjects(kind: str, subject_ids: list[int]) -> set[int]:

@@ -36,3 +36,34 @@ def test_one_of_two_local_sockets_closing_keeps_the_subject_live():
     assert presence.is_live("contact", 910_003)
     assert presence.disconnect("contact", 910_003, "tab-2") == 0
     assert not presence.is_live("contact", 910_003)
+
+
+def test_a_subject_found_live_elsewhere_counts_as_live_for_a_few_seconds_without_redis(monkeypatch):
+    # The send path asks ``was_live_lately`` on the event loop (no Redis): a
+    # member whose socket another process serves is known live once a worker
+    # thread's ``is_live`` found them, until ``LATELY_SECONDS`` pass.
+    key = presence._key("member", 910_004)
+    assert not presence.was_live_lately("member", 910_004)
+    presence._client().zadd(key, {"elsewhere-2": time.time()})
+    try:
+        assert presence.is_live("member", 910_004)
+        assert presence.was_live_lately("member", 910_004)
+        later = time.monotonic() + presence.LATELY_SECONDS + 1
+        monkeypatch.setattr(presence.time, "monotonic", lambda: later)
+        assert not presence.was_live_lately("member", 910_004)
+        monkeypatch.undo()
+    finally:
+        presence._client().delete(key)
+    # Gone from Redis: the next look forgets it at once.
+    assert not presence.is_live("member", 910_004)
+    assert not presence.was_live_lately("member", 910_004)
+
+
+def test_a_socket_of_this_process_is_live_lately_without_asking_redis(monkeypatch):
+    monkeypatch.setattr(presence, "live_count", lambda *args: 0)
+    presence.connect("member", 910_005, "here-2")
+    try:
+        assert presence.was_live_lately("member", 910_005)
+    finally:
+        presence.disconnect("member", 910_005, "here-2")
+    assert not presence.was_live_lately("member", 910_005)

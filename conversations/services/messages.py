@@ -491,9 +491,9 @@ def _offline_email_possible(message: Message, conversation: Conversation, *, loc
     """Whether the offline e-mail task could send anything for ``message``,
     checked without the task's queries: nobody to e-mail, or the recipient
     has a live socket (they see it now), means no task. The task decides
-    again when it runs. ``local``: only ask this process (no Redis): a
-    recipient without a socket here may still be live elsewhere."""
-    live = presence.is_live_here if local else presence.is_live
+    again when it runs. ``local``: no Redis (``presence.was_live_lately``):
+    a recipient not known to be live may still be."""
+    live = presence.was_live_lately if local else presence.is_live
     if message.kind == Message.Kind.NOTE:
         return False
     if message.sender_type == Message.Sender.CONTACT:
