@@ -53,3 +53,13 @@ def base_env(**overrides: str) -> dict[str, str]:
         env.pop(key, None)
     env.update(overrides)
     return env
+
+
+def machine_speed() -> float:
+    """Milliseconds this machine's CPython takes for ``sum(range(10**6))``,
+    best of five: one core's speed, recorded with every run so figures of
+    different days can be compared (the same code's throughput moved by 2x
+    between sessions on this machine kind; docs/performance.md)."""
+    import timeit
+
+    return round(min(timeit.repeat("sum(range(10**6))", number=10, repeat=5)) / 10 * 1000, 2)

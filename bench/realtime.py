@@ -360,6 +360,10 @@ class Bench:
                     v, app, s, [n], rates=list(v.rates), closed=True, do_burst=True, check=False))
 
 
+#: ``env.machine_speed()`` when the run started (``environment`` adds the one at its end).
+SPEED_AT_START: float | None = None
+
+
 def wait_quiet(timeout: float, threshold: float = 1.0) -> float:
     """The machine is shared (test suites, browsers): wait, bounded, for the
     1-minute load average to drop under ``threshold``. Returns the load."""
@@ -400,6 +404,7 @@ def environment() -> dict[str, Any]:
     import django
 
     return {
+        "machine_speed_ms": {"start": SPEED_AT_START, "end": benv.machine_speed()},
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "git_head": out(["git", "-C", str(benv.ROOT), "rev-parse", "--short", "HEAD"]),
@@ -481,6 +486,9 @@ def main(argv: list[str] | None = None) -> int:
         wait_quiet(args.wait_quiet)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.monotonic()
+    global SPEED_AT_START
+    SPEED_AT_START = benv.machine_speed()
+    log(f"machine speed: sum(range(10**6)) in {SPEED_AT_START} ms (best of 5; lower is faster)")
     log(f"nofile limit {raise_nofile()}; preparing {benv.BENCH_DB}")
     data.ensure_database()
     need = max(plan.sizes + [plan.compare_size if plan.compare else 0, plan.check_size])
