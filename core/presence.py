@@ -98,8 +98,10 @@ def is_live_here(kind: str, subject_id: int) -> bool:
 LATELY_SECONDS = 5.0
 
 #: (kind, subject id) -> when :func:`is_live` last found it live only in
-#: another process (``time.monotonic``).
+#: another process (``time.monotonic``). Past ``_ELSEWHERE_MAX`` entries,
+#: the ones too old to count are dropped.
 _elsewhere: dict[tuple[str, int], float] = {}
+_ELSEWHERE_MAX = 10_000
 
 
 def is_live(kind: str, subject_id: int) -> bool:
@@ -109,7 +111,12 @@ def is_live(kind: str, subject_id: int) -> bool:
         return True
     live = live_count(kind, subject_id) > 0
     if live:
-        _elsewhere[(kind, subject_id)] = time.monotonic()
+        now = time.monotonic()
+        if len(_elsewhere) >= _ELSEWHERE_MAX:
+            for key, seen in list(_elsewhere.items()):
+                if now - seen >= LATELY_SECONDS:
+                    _elsewhere.pop(key, None)
+        _elsewhere[(kind, subject_id)] = now
     else:
         _elsewhere.pop((kind, subject_id), None)
     return live

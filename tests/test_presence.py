@@ -38,7 +38,7 @@ def test_one_of_two_local_sockets_closing_keeps_the_subject_live():
     assert not presence.is_live("contact", 910_003)
 
 
-def test_a_subject_found_live_elsewhere_counts_as_live_for_a_few_seconds_without_redis(monkeypatch):
+def test_a_subject_found_live_elsewhere_counts_as_live_for_a_few_seconds_without_redis():
     # The send path asks ``was_live_lately`` on the event loop (no Redis): a
     # member whose socket another process serves is known live once a worker
     # thread's ``is_live`` found them, until ``LATELY_SECONDS`` pass.
@@ -48,10 +48,9 @@ def test_a_subject_found_live_elsewhere_counts_as_live_for_a_few_seconds_without
     try:
         assert presence.is_live("member", 910_004)
         assert presence.was_live_lately("member", 910_004)
-        later = time.monotonic() + presence.LATELY_SECONDS + 1
-        monkeypatch.setattr(presence.time, "monotonic", lambda: later)
+        # Found live longer ago than that: ask again.
+        presence._elsewhere[("member", 910_004)] = time.monotonic() - presence.LATELY_SECONDS - 1
         assert not presence.was_live_lately("member", 910_004)
-        monkeypatch.undo()
     finally:
         presence._client().delete(key)
     # Gone from Redis: the next look forgets it at once.
@@ -67,3 +66,11 @@ def test_a_socket_of_this_process_is_live_lately_without_asking_redis(monkeypatc
     finally:
         presence.disconnect("member", 910_005, "here-2")
     assert not presence.was_live_lately("member", 910_005)
+
+
+def test_what_is_remembered_of_other_processes_stays_bounded(monkeypatch):
+    monkeypatch.setattr(presence, "_ELSEWHERE_MAX", 3)
+    monkeypatch.setattr(presence, "live_count", lambda *args: 1)
+    monkeypatch.setattr(presence, "_elsewhere", {("member", n): time.monotonic() - 60 for n in range(3)})
+    assert presence.is_live("member", 910_006)
+    assert presence._elsewhere.keys() == {("member", 910_006)}
