@@ -251,3 +251,34 @@ def test_member_avatar_url_without_a_reference_cycle(agent):
     assert isinstance(fresh.__dict__["avatar"], str)  # not wrapped: no cycle
     deferred = User.objects.only("id").get(pk=agent.user_id)
     assert file_url(deferred, "avatar") is None  # loaded on demand, as the descriptor would
+
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_conversations_first_message_goes_out_before_routing_assigns_it(account, site, agent, monkeypatch):
+    """The visitor's first message starts the conversation (queued) and
+    routing assigns it right after the commit. The message's event carries
+    the conversation as queued, so it must leave before the assignment's
+    ``conversation.updated``: an agent's list applies what comes last, and a
+    stale "queued" after it kept the row in their queue view. Real commits
+    (``capture_events`` runs the on-commit callbacks of nested transactions
+    at the end, which would hide the order)."""
+    from accounts.models import Membership
+    from core import presence, realtime
+    from tests import factories
+
+    sent = []
+    monkeypatch.setattr(realtime, "send_now", lambda *, groups, event, data, meta=None, others_of=None:
+                        sent.append((event, data, meta or {})))
+    Membership.objects.filter(pk=agent.pk).update(availability=Membership.Availability.ONLINE)
+    presence.connect("member", agent.pk, "test-channel-first-message")
+    try:
+        contact = factories.ContactFactory(account=account, site=site)
+        services.contact_message_send(contact=contact, content="hola", client_id="first")
+    finally:
+        presence.disconnect("member", agent.pk, "test-channel-first-message")
+    states = [(event, data["conversation"]["status"]) for event, data, meta in sent
+              if meta.get("audience") == "agents" and "conversation" in data]
+    assert states[0] == ("conversation.created", "queued")
+    assert ("message.created", "queued") in states
+    assert states[-1] == ("conversation.updated", "assigned"), states

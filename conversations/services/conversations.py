@@ -70,7 +70,14 @@ def conversation_start(
     context: dict | None = None,
     campaign_id: int | None = None,
     status: str = Conversation.Status.QUEUED,
+    route: bool = True,
 ) -> Conversation:
+    """A new conversation of ``contact``, published after commit
+    (``conversation.created``); a queued one is then routed (auto-assigned).
+    ``route=False``: the caller calls :func:`conversation_route_on_commit`
+    itself, once it has published what else the transaction does to the
+    conversation — routing runs right after the commit, and its assignment
+    must not go out before events that carry the conversation as queued."""
     now = timezone.now()
     site = site or contact.site
     if campaign_id is None and site is not None:
@@ -88,10 +95,16 @@ def conversation_start(
     )
     conversation = Conversation.objects.select_related("contact", "assignee__user", "campaign", "site").get(pk=conversation.pk)
     events.publish_conversation(conversation, event="conversation.created")
-    if status == Conversation.Status.QUEUED:
-        account_id = conversation.account_id
-        transaction.on_commit(lambda: routing.queue_changed(account_id=account_id))
+    if status == Conversation.Status.QUEUED and route:
+        conversation_route_on_commit(conversation)
     return conversation
+
+
+def conversation_route_on_commit(conversation: Conversation) -> None:
+    """Route the account's queue once the current transaction commits, after
+    the events it published so far (on-commit callbacks run in order)."""
+    account_id = conversation.account_id
+    transaction.on_commit(lambda: routing.queue_changed(account_id=account_id))
 
 
 def _check_can_assign(*, by: Membership | None, conversation: Conversation, assignee: Membership | None) -> None:

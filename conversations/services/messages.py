@@ -31,7 +31,7 @@ from ..models import Attachment, Contact, Conversation, Message
 from ..selectors import Viewer, conversation_open_for_contact, viewer_for
 from ._send_lock import Sent, lock_conversation, new_instance, send_one, send_one_async, store_message
 from .contacts import contact_pending_context
-from .conversations import conversation_assign, conversation_start
+from .conversations import conversation_assign, conversation_route_on_commit, conversation_start
 
 _KINDS = frozenset(Message.Kind.values)
 ALLOWED_KINDS = {
@@ -600,9 +600,19 @@ def contact_message_send(
             if twin is not None:
                 return SendResult(_existing(twin, client_id), False)
         conversation = conversation_open_for_contact(contact=contact)
-        if conversation is None:
-            conversation = conversation_start(contact=contact, context=context or contact_pending_context(contact))
-        return message_send(conversation=conversation, **send)
+        if conversation is not None:
+            return message_send(conversation=conversation, **send)
+        # A new conversation: its first message's events carry it as queued,
+        # so they go out before routing assigns it (an agent's list would
+        # otherwise get the assignment, then the older state, and keep the
+        # row in the queue).
+        conversation = conversation_start(
+            contact=contact, context=context or contact_pending_context(contact), route=False
+        )
+        result = message_send(conversation=conversation, **send)
+        if conversation.status == Conversation.Status.QUEUED:
+            conversation_route_on_commit(conversation)
+        return result
 
 
 def agent_message_send(
