@@ -200,6 +200,8 @@ class Bench:
         self.problems: list[str] = []
         self.profiles: list[dict[str, Any]] = []
         self.profile = False
+        #: ``env.machine_speed()`` when the run started (the results add the one at its end)
+        self.speed_at_start: float | None = None
         self.variants: set[str] = set()
         self._n = 0
 
@@ -360,10 +362,6 @@ class Bench:
                     v, app, s, [n], rates=list(v.rates), closed=True, do_burst=True, check=False))
 
 
-#: ``env.machine_speed()`` when the run started (``environment`` adds the one at its end).
-SPEED_AT_START: float | None = None
-
-
 def wait_quiet(timeout: float, threshold: float = 1.0) -> float:
     """The machine is shared (test suites, browsers): wait, bounded, for the
     1-minute load average to drop under ``threshold``. Returns the load."""
@@ -387,7 +385,7 @@ def wait_for_consumers(timeout: float) -> bool:
         time.sleep(min(30, max(1, deadline - time.monotonic())))
 
 
-def environment() -> dict[str, Any]:
+def environment(speed_at_start: float | None = None) -> dict[str, Any]:
     def out(cmd: list[str]) -> str:
         try:
             return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
@@ -404,7 +402,7 @@ def environment() -> dict[str, Any]:
     import django
 
     return {
-        "machine_speed_ms": {"start": SPEED_AT_START, "end": benv.machine_speed()},
+        "machine_speed_ms": {"start": speed_at_start, "end": benv.machine_speed()},
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "git_head": out(["git", "-C", str(benv.ROOT), "rev-parse", "--short", "HEAD"]),
@@ -427,7 +425,7 @@ def write_results(bench: Bench, plan: Plan, started: str, seconds: float, argv: 
         "seconds": round(seconds, 1),
         "command": ".venv/bin/python -m bench.realtime " + " ".join(argv),
         "plan": plan.__dict__,
-        "environment": environment(),
+        "environment": environment(bench.speed_at_start),
         "runs": bench.results,
         "checks": bench.checks,
         "idle": bench.idle,
@@ -486,9 +484,8 @@ def main(argv: list[str] | None = None) -> int:
         wait_quiet(args.wait_quiet)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.monotonic()
-    global SPEED_AT_START
-    SPEED_AT_START = benv.machine_speed()
-    log(f"machine speed: sum(range(10**6)) in {SPEED_AT_START} ms (best of 5; lower is faster)")
+    speed_at_start = benv.machine_speed()
+    log(f"machine speed: sum(range(10**6)) in {speed_at_start} ms (best of 5; lower is faster)")
     log(f"nofile limit {raise_nofile()}; preparing {benv.BENCH_DB}")
     data.ensure_database()
     need = max(plan.sizes + [plan.compare_size if plan.compare else 0, plan.check_size])
@@ -498,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"dataset: {len(ds.convs)} conversations, {len(ds.agents)} agents, {len(ds.idle_tokens)} idle visitors")
 
     bench = Bench(plan, ds, secrets.token_hex(2))
+    bench.speed_at_start = speed_at_start
     bench.profile = args.profile
     bench.variants = {v.strip() for v in args.variants.split(",") if v.strip()}
     try:

@@ -4,6 +4,9 @@ Counters are per process (web and worker each count what they do); the
 scrape of the web process is what dashboards read. See docs/operations.md.
 """
 
+from functools import lru_cache
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 ws_connections = Gauge("charla_websocket_connections", "Open WebSocket connections", ["kind"])
@@ -16,3 +19,10 @@ delivery_latency = Histogram(
 )
 http_errors_total = Counter("charla_http_errors_total", "HTTP 5xx answers", ["path"])
 queue_size = Gauge("charla_queue_size", "Conversations waiting for an agent")
+
+
+@lru_cache(maxsize=64)
+def labelled(metric: Any, value: str) -> Any:
+    """``metric.labels(value)``, the child kept: on a hot path (a counter per
+    message or frame) ``labels()`` is a lookup under a lock every time."""
+    return metric.labels(value)

@@ -14,7 +14,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -28,7 +27,7 @@ from django.utils.translation import gettext as _
 from core import exceptions as domain
 from core.background import run_later, wait_background  # noqa: F401 - the consumers' and tests' import
 from core.channel_layer import BUNDLE_TYPE
-from core.metrics import deliveries_total, delivery_latency, ws_connections
+from core.metrics import deliveries_total, delivery_latency, labelled, ws_connections
 from core.realtime import HANDLER_TYPE, build_frame
 
 from . import frames
@@ -55,13 +54,6 @@ def hop(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
 def rate_window() -> int:
     """Seconds of the per-connection and per-contact flood windows."""
     return int(settings.CHARLA.get("RATE_LIMIT_WINDOW_SECONDS", DEFAULT_RATE_WINDOW_SECONDS))
-
-
-@lru_cache(maxsize=8)
-def _deliveries(kind: str) -> Any:
-    """The labelled counter of one socket kind (``labels()`` per frame is a
-    lookup under a lock)."""
-    return deliveries_total.labels(kind=kind)
 
 
 def _iso_age(value: Any) -> float | None:
@@ -229,7 +221,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
 
     async def forward(self, frame: dict[str, Any], meta: dict[str, Any]) -> None:
         await self.send_json(frame)
-        _deliveries(self.kind).inc()
+        labelled(deliveries_total, self.kind).inc()
         if frame.get("type") == "message.created":
             message = (frame.get("data") or {}).get("message") or {}
             age = _iso_age(message.get("created_at"))

@@ -8,7 +8,7 @@ import io
 import mimetypes
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -24,7 +24,7 @@ from accounts.models import Membership
 from core import presence, realtime
 from core.background import run_later
 from core.exceptions import NotFound, PermissionDenied, RateLimited, ValidationError
-from core.metrics import messages_total
+from core.metrics import labelled, messages_total
 
 from .. import events, signals
 from ..models import Attachment, Contact, Conversation, Message
@@ -451,17 +451,11 @@ async def contact_message_send_async(
     result = _one_statement_sent(contact, message, sent, sender_channel)
     if result is not None:
         conversation = result.message.conversation
-        _stored_total(message.sender_type).inc()
+        labelled(messages_total, message.sender_type).inc()
         if signals.message_received.has_listeners() or _offline_email_possible(message, conversation, local=True):
             job = database_sync_to_async(_after_commit_job, thread_sensitive=False)
             run_later(0, lambda: job(message, conversation))
     return result
-
-
-@lru_cache(maxsize=8)
-def _stored_total(sender_type: str) -> Any:
-    """``messages_total`` of one sender (``labels()`` per message is a lookup under a lock)."""
-    return messages_total.labels(sender=sender_type)
 
 
 def _holds_configuration(contact: Contact) -> bool:
@@ -520,7 +514,7 @@ def _offline_email_possible(message: Message, conversation: Conversation, *, loc
 
 def _after_commit(message: Message, conversation: Conversation) -> None:
     def run() -> None:
-        _stored_total(message.sender_type).inc()
+        labelled(messages_total, message.sender_type).inc()
         _after_commit_job(message, conversation)
 
     transaction.on_commit(run)
